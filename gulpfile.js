@@ -1,0 +1,18 @@
+// Copies what tsc does not: node/credential icons and every model file
+// (ONNX, JSON configs, model cards) into dist/, keeping their paths.
+const { src, dest, parallel } = require('gulp');
+
+function copyIcons() {
+	return src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}'], { base: '.' }).pipe(dest('dist'));
+}
+
+function copyCodex() {
+	return src('nodes/**/*.node.json', { base: '.' }).pipe(dest('dist'));
+}
+
+function copyModels() {
+	// encoding: false keeps binary ONNX files byte-exact (gulp 5 decodes to UTF-8 otherwise).
+	return src('models/**/*', { base: '.', encoding: false }).pipe(dest('dist'));
+}
+
+exports['build:assets'] = parallel(copyIcons, copyCodex, copyModels);

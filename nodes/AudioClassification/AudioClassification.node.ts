@@ -1,0 +1,199 @@
+import type {
+	IBinaryData,
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import {
+	AudioClassificationError,
+	classifyAudio,
+	type Classification,
+	type Device,
+	type DtypeChoice,
+	type FunctionToApply,
+	loadModelSpec,
+	type ModelSpec,
+	resolveBuiltIn,
+} from '../../src';
+import { properties } from './description';
+
+interface NodeOptions {
+	allBinaryProperties?: boolean;
+	device?: Device;
+	dtype?: DtypeChoice;
+	ffmpegPath?: string;
+	functionToApply?: FunctionToApply;
+	keepInputFields?: boolean;
+	minScore?: number;
+	threads?: number;
+}
+
+export class AudioClassification implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Audio Classification',
+		name: 'audioClassification',
+		icon: { light: 'file:audioClassification.svg', dark: 'file:audioClassification.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle:
+			'={{$parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["builtInModel"]}}',
+		description:
+			'Classify audio (spoken commands, sound events, emotion, language) with Hugging Face models on ONNX Runtime',
+		defaults: { name: 'Audio Classification' },
+		inputs: ['main'],
+		outputs: ['main'],
+		usableAsTool: true,
+		properties,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const out: INodeExecutionData[] = [];
+		const specs = new Map<string, ModelSpec>();
+		const signal = this.getExecutionCancelSignal?.();
+		let fallbackLogged = false;
+
+		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+			let where = `item ${itemIndex}`;
+			try {
+				const options = this.getNodeParameter('options', itemIndex, {}) as NodeOptions;
+				const spec = modelFor(this, itemIndex, options.dtype ?? 'auto', specs);
+				const topK = this.getNodeParameter('topK', itemIndex, 5) as number;
+				const outputMode = this.getNodeParameter('outputMode', itemIndex, 'perLabel') as string;
+				const item = items[itemIndex];
+
+				for (const property of binaryPropertiesOf(this, item, itemIndex, options)) {
+					where = `item ${itemIndex}, binary field "${property}"`;
+					const binary = this.helpers.assertBinaryData(itemIndex, property);
+					if (binary.fileName) where += `, file "${binary.fileName}"`;
+					const audio = await this.helpers.getBinaryDataBuffer(itemIndex, property);
+					const result = await classifyAudio(audio, spec, {
+						topK,
+						functionToApply: options.functionToApply ?? 'softmax',
+						minScore: options.minScore || undefined,
+						device: options.device ?? 'cpu',
+						threads: options.threads || undefined,
+						ffmpegPath: options.ffmpegPath || undefined,
+						signal,
+					});
+					if (result.fallbackReason && !fallbackLogged) {
+						this.logger.warn(`Audio Classification: ${result.fallbackReason}`);
+						fallbackLogged = true;
+					}
+					const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
+					const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
+					const binaryOut: Record<string, IBinaryData> = { [property]: binary };
+					out.push(
+						...toItems(result, outputMode, base, context).map((json) => ({
+							json,
+							binary: binaryOut,
+							pairedItem: { item: itemIndex },
+						})),
+					);
+				}
+			} catch (error) {
+				const nodeError = toNodeError(this, error, itemIndex, where);
+				if (this.continueOnFail()) {
+					out.push({
+						json: { error: nodeError.message, hint: nodeError.description ?? null },
+						pairedItem: { item: itemIndex },
+					});
+					continue;
+				}
+				throw nodeError;
+			}
+		}
+		return [out];
+	}
+}
+
+function modelFor(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	dtype: DtypeChoice,
+	cache: Map<string, ModelSpec>,
+): ModelSpec {
+	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
+	const ref =
+		source === 'localFolder'
+			? (ctx.getNodeParameter('modelPath', itemIndex) as string).trim()
+			: (ctx.getNodeParameter('builtInModel', itemIndex) as string);
+	const key = `${source}\u0000${ref}\u0000${dtype}`;
+	let spec = cache.get(key);
+	if (!spec) {
+		if (source === 'localFolder') {
+			if (!ref) {
+				throw new NodeOperationError(ctx.getNode(), 'Model Folder is empty', {
+					itemIndex,
+					description: 'Enter the absolute path of a model folder in Hugging Face Hub layout.',
+				});
+			}
+			spec = loadModelSpec(ref, dtype, ref);
+		} else {
+			const { dir, model } = resolveBuiltIn(ref);
+			spec = loadModelSpec(dir, dtype, model.id);
+		}
+		cache.set(key, spec);
+	}
+	return spec;
+}
+
+function binaryPropertiesOf(
+	ctx: IExecuteFunctions,
+	item: INodeExecutionData,
+	itemIndex: number,
+	options: NodeOptions,
+): string[] {
+	if (options.allBinaryProperties) {
+		const names = Object.keys(item.binary ?? {});
+		if (names.length === 0) {
+			throw new NodeOperationError(ctx.getNode(), 'This item has no binary data', {
+				itemIndex,
+				description:
+					'Make sure the previous node outputs a file (e.g. Read/Write Files from Disk, HTTP Request with "Response Format: File").',
+			});
+		}
+		return names;
+	}
+	return [(ctx.getNodeParameter('binaryPropertyName', itemIndex) as string).trim()];
+}
+
+interface OutputContext {
+	model: string;
+	binaryProperty: string;
+	fileName: string | null;
+}
+
+function toItems(result: Classification, mode: string, base: IDataObject, context: OutputContext): IDataObject[] {
+	if (mode === 'perInput') {
+		const top = result.labels[0];
+		return [
+			{
+				...base,
+				label: top?.label ?? null,
+				score: top?.score ?? null,
+				labels: result.labels.map((l) => ({ label: l.label, score: l.score })),
+				...context,
+			},
+		];
+	}
+	return result.labels.map((l, i) => ({ ...base, label: l.label, score: l.score, rank: i + 1, ...context }));
+}
+
+function toNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number, where: string): NodeOperationError {
+	if (error instanceof NodeOperationError) {
+		if (error.context.itemIndex === undefined) error.context.itemIndex = itemIndex;
+		return error;
+	}
+	if (error instanceof AudioClassificationError) {
+		return new NodeOperationError(ctx.getNode(), `${error.message} (${where})`, {
+			itemIndex,
+			description: error.hint,
+		});
+	}
+	return new NodeOperationError(ctx.getNode(), error as Error, { itemIndex });
+}

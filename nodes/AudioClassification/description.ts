@@ -1,0 +1,189 @@
+import type { INodePropertyOptions, INodeProperties } from 'n8n-workflow';
+
+import { builtInModels } from '../../src/model/catalog';
+
+/** The node's default model; models/catalog.json marks the same one `default`. */
+export const DEFAULT_BUILT_IN_MODEL = 'speech-commands-dscnn';
+
+function builtInOptions(): INodePropertyOptions[] {
+	try {
+		return builtInModels().map((m) => ({ name: m.name, value: m.id, description: m.description }));
+	} catch {
+		return [];
+	}
+}
+
+export const properties: INodeProperties[] = [
+	{
+		displayName: 'Input Binary Field',
+		name: 'binaryPropertyName',
+		type: 'string',
+		default: 'data',
+		required: true,
+		placeholder: 'e.g. data',
+		hint: 'The name of the input binary field containing the audio file',
+	},
+	{
+		displayName: 'Model Source',
+		name: 'modelSource',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'Built-In',
+				value: 'builtIn',
+				description: 'A model shipped with this node; works offline',
+			},
+			{
+				name: 'Local Folder',
+				value: 'localFolder',
+				// eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- file names are lowercase
+				description: 'A folder in Hugging Face Hub layout (config.json, preprocessor_config.json, onnx/model.onnx)',
+			},
+		],
+		default: 'builtIn',
+	},
+	{
+		displayName: 'Built-In Model',
+		name: 'builtInModel',
+		type: 'options',
+		options: builtInOptions(),
+		default: 'speech-commands-dscnn',
+		displayOptions: { show: { modelSource: ['builtIn'] } },
+	},
+	{
+		displayName: 'Model Folder',
+		name: 'modelPath',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'e.g. /home/node/models/ast-finetuned-audioset-10-10-0.4593',
+		// eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- file names are lowercase
+		description: 'Absolute path, on the machine running n8n, of a folder with config.json, preprocessor_config.json and onnx/model*.onnx',
+		displayOptions: { show: { modelSource: ['localFolder'] } },
+	},
+	{
+		displayName: 'Top K',
+		name: 'topK',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 5,
+		description:
+			'How many of the best labels to return, highest score first. 0 returns every label.',
+	},
+	{
+		displayName: 'Output Mode',
+		name: 'outputMode',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'One Item per Label',
+				value: 'perLabel',
+				description: 'Each label is an item with label, score and rank; easy to filter or switch on',
+			},
+			{
+				name: 'One Item per Input',
+				value: 'perInput',
+				description: 'Each input stays one item, with the top label, its score and a labels array',
+			},
+		],
+		default: 'perLabel',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		options: [
+			{
+				displayName: 'Classify All Binary Fields',
+				name: 'allBinaryProperties',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to classify every binary field of each item instead of only the Input Binary Field',
+			},
+			{
+				displayName: 'Device',
+				name: 'device',
+				type: 'options',
+				options: [
+					{ name: 'Auto', value: 'auto', description: 'GPU if its provider loads, else CPU' },
+					{ name: 'CoreML (macOS)', value: 'coreml' },
+					{ name: 'CPU', value: 'cpu' },
+					{ name: 'CUDA (NVIDIA, Linux)', value: 'cuda' },
+					{ name: 'DirectML (Windows)', value: 'dml' },
+				],
+				default: 'cpu',
+				description: 'Where ONNX Runtime runs the model',
+			},
+			{
+				displayName: 'FFmpeg Path',
+				name: 'ffmpegPath',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. /usr/bin/ffmpeg',
+				description:
+					'FFmpeg binary for formats other than WAV. Empty: FFMPEG_PATH, then the ffmpeg-static package, then ffmpeg on PATH.',
+			},
+			{
+				displayName: 'Function to Apply',
+				name: 'functionToApply',
+				type: 'options',
+				options: [
+					{
+						name: 'Auto',
+						value: 'auto',
+						description: 'Sigmoid for multi-label models (config.problem_type), else softmax',
+					},
+					{ name: 'None', value: 'none', description: 'Raw logits' },
+					{ name: 'Sigmoid', value: 'sigmoid', description: 'Independent 0..1 score per label' },
+					{ name: 'Softmax', value: 'softmax', description: 'Scores over all labels sum to 1' },
+				],
+				default: 'softmax',
+				description: 'How logits become scores, as in the Python pipeline',
+			},
+			{
+				displayName: 'Include Input Fields',
+				name: 'keepInputFields',
+				type: 'boolean',
+				default: false,
+				description: "Whether to copy the input item's JSON fields into every output item",
+			},
+			{
+				displayName: 'Minimum Score',
+				name: 'minScore',
+				type: 'number',
+				typeOptions: { minValue: 0, numberPrecision: 4 },
+				default: 0,
+				description: 'Drop labels scoring below this value (after Top K)',
+			},
+			{
+				displayName: 'Model File Variant',
+				name: 'dtype',
+				type: 'options',
+				options: [
+					{ name: 'Auto', value: 'auto', description: 'First that exists: fp32, q8, int8, uint8, fp16, q4' },
+					{ name: 'Fp16 (model_fp16.onnx)', value: 'fp16' },
+					{ name: 'Fp32 (model.onnx)', value: 'fp32' },
+					{ name: 'Int8 (model_int8.onnx)', value: 'int8' },
+					{ name: 'Q4 (model_q4.onnx)', value: 'q4' },
+					{ name: 'Q8 (model_quantized.onnx)', value: 'q8' },
+					{ name: 'Uint8 (model_uint8.onnx)', value: 'uint8' },
+				],
+				default: 'auto',
+				description: 'Which ONNX file of the model folder to load',
+			},
+			{
+				displayName: 'Threads',
+				name: 'threads',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 0,
+				description: 'CPU threads for ONNX Runtime. 0 lets ONNX Runtime decide.',
+			},
+		],
+	},
+];

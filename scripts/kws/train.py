@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""Train, evaluate and export the bundled keyword-spotting model.
+
+    /usr/bin/python3 scripts/kws/train.py            # == npm run train:kws
+
+Reads ../shared/data/speech-commands, writes models/speech-commands-dscnn/
+(onnx/model.onnx, config.json, preprocessor_config.json, metrics.json).
+Deterministic for a given machine: fixed seeds, single-process data pipeline.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import data as D
+from frontend import CLIP_SAMPLES, SAMPLE_RATE
+from model import LABELS, ExportModel, TrainModel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SILENCE, UNKNOWN = 0, 1
+CMD_OFFSET = 2  # label index of COMMANDS[0]
+
+
+def augment_speech(wav, rng, noise, bounds):
+    """Speed/volume perturbation, time shift, background noise at random SNR."""
+    x = torch.from_numpy(wav)
+    if rng.random() < 0.6:
+        factor = rng.uniform(0.85, 1.15)
+        n = int(round(CLIP_SAMPLES / factor))
+        x = F.interpolate(x[None, None], size=n, mode="linear", align_corners=False)[0, 0]
+        x = F.pad(x, (0, max(0, CLIP_SAMPLES - n)))[:CLIP_SAMPLES]
+    shift = rng.randint(-1600, 1600)
+    x = torch.roll(x, shift)
+    if shift > 0:
+        x[:shift] = 0
+    elif shift < 0:
+        x[shift:] = 0
+    x = x * 10 ** (rng.uniform(-12, 6) / 20)
+    if rng.random() < 0.8:
+        n = torch.from_numpy(D.noise_crop(noise, bounds, rng).copy())
+        snr = rng.uniform(0, 25)
+        p_sig = x.pow(2).mean().clamp_min(1e-8)
+        p_noise = n.pow(2).mean().clamp_min(1e-8)
+        x = x + n * torch.sqrt(p_sig / (p_noise * 10 ** (snr / 10)))
+    return x
+
+
+def make_silence(rng, noise, bounds):
+    if rng.random() < 0.1:
+        return torch.randn(CLIP_SAMPLES) * 10 ** rng.uniform(-5, -3)  # near digital silence
+    n = torch.from_numpy(D.noise_crop(noise, bounds, rng).copy())
+    return n * rng.uniform(0.0, 1.0) ** 2
+
+
+def spec_augment(feats, rng):
+    b, _, n_mels, frames = feats.shape
+    fill = feats.mean()
+    for i in range(b):
+        for _ in range(2):
+            w = rng.randint(0, 12)
+            t0 = rng.randint(0, frames - w)
+            feats[i, :, :, t0:t0 + w] = fill
+            w = rng.randint(0, 5)
+            f0 = rng.randint(0, n_mels - w)
+            feats[i, :, f0:f0 + w, :] = fill
+    return feats
+
+
+def epoch_items(d, rng):
+    """(source, index, label) for one epoch: every command clip once, plus
+    `_unknown_` and `_silence_` at the size of an average command class."""
+    items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"])]
+    per_class = len(items) // 8
+    unknown_pool = ([("unk", i) for i in range(len(d["unk_train"]))] * 4
+                    + [("synth", i) for i in range(len(d["synth_train"]))]
+                    + [("rev", i) for i in rng.sample(range(len(d["train_x"])), 600)])
+    items += [(s, i, UNKNOWN) for s, i in rng.sample(unknown_pool, per_class)]
+    items += [("sil", 0, SILENCE)] * per_class
+    rng.shuffle(items)
+    return items
+
+
+def source_wave(d, src, i):
+    if src == "cmd":
+        return d["train_x"][i]
+    if src == "unk":
+        return d["unk_train"][i]
+    if src == "synth":
+        return d["synth_train"][i]
+    return np.ascontiguousarray(d["train_x"][i][::-1])  # reversed speech
+
+
+def validation_set(d):
+    """Fixed validation items: (waveform, label, group). Commands from the
+    speaker-disjoint split; `_unknown_` from real held-out words, held-out
+    synthetic words/voices and reversed validation commands; `_silence_` from
+    the held-out tail of every noise file."""
+    rng = random.Random(99)
+    items = [(x, int(y) + CMD_OFFSET, "command") for x, y in zip(d["val_x"], d["val_y"])]
+    items += [(x, UNKNOWN, "unknown_real") for x in d["unk_val"]]
+    items += [(x, UNKNOWN, "unknown_synth") for x in rng.sample(list(d["synth_val"]), 60)]
+    items += [(np.ascontiguousarray(d["val_x"][i][::-1]), UNKNOWN, "unknown_reversed")
+              for i in rng.sample(range(len(d["val_x"])), 30)]
+    for _ in range(110):
+        crop = D.noise_crop(d["noise_val"], d["noise_val_bounds"], rng)
+        items.append((crop * rng.uniform(0.0, 1.0) ** 2, SILENCE, "silence"))
+    return items
+
+
+@torch.no_grad()
+def evaluate(model_fn, items):
+    preds = []
+    for i in range(0, len(items), 128):
+        batch = torch.from_numpy(np.stack([x for x, _, _ in items[i:i + 128]]).astype(np.float32))
+        preds.append(model_fn(batch).argmax(1))
+    preds = torch.cat(preds).numpy()
+    labels = np.array([y for _, y, _ in items])
+    groups = np.array([g for _, _, g in items])
+    conf = np.zeros((len(LABELS), len(LABELS)), dtype=int)
+    for y, p in zip(labels, preds):
+        conf[y, p] += 1
+    by_group = {g: float((preds[groups == g] == labels[groups == g]).mean()) for g in sorted(set(groups))}
+    non_command = labels < CMD_OFFSET
+    return {
+        "accuracy": float((preds == labels).mean()),
+        "items": int(len(labels)),
+        "accuracy_by_group": by_group,
+        "false_trigger_rate": float((preds[non_command] >= CMD_OFFSET).mean()),
+        "confusion": conf.tolist(),
+    }
+
+
+@torch.no_grad()
+def long_noise_false_triggers(model_fn, d):
+    """Slide a one-second window (hop 0.5 s) over the held-out noise tails at
+    three levels; count windows classified as a command word."""
+    noise, bounds = d["noise_val"], d["noise_val_bounds"]
+    windows = []
+    for k in range(len(bounds) - 1):
+        seg = noise[bounds[k]:bounds[k + 1]]
+        for s in range(0, len(seg) - CLIP_SAMPLES, SAMPLE_RATE // 2):
+            for gain in (0.1, 0.5, 1.0):
+                windows.append(seg[s:s + CLIP_SAMPLES] * gain)
+    x = torch.from_numpy(np.stack(windows).astype(np.float32))
+    preds = torch.cat([model_fn(x[i:i + 256]).argmax(1) for i in range(0, len(x), 256)])
+    return {"windows": len(windows), "seconds": len(windows) / 3 * 0.5,
+            "false_triggers": int((preds >= CMD_OFFSET).sum())}
+
+
+def train(d, epochs, seed):
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = TrainModel()
+    opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3, weight_decay=1e-3)
+    steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0))) / 64)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps_per_epoch,
+                                                pct_start=0.15)
+    for epoch in range(epochs):
+        model.train()
+        items = epoch_items(d, rng)
+        t0, total, correct, loss_sum = time.time(), 0, 0, 0.0
+        for b in range(0, len(items), 64):
+            batch = items[b:b + 64]
+            waves = [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
+                     else augment_speech(source_wave(d, src, i), rng, d["noise_train"], d["noise_train_bounds"])
+                     for src, i, _ in batch]
+            y = torch.tensor([label for _, _, label in batch])
+            with torch.no_grad():
+                feats = spec_augment(model.frontend(torch.stack(waves)), rng)
+            logits = model.net(feats)
+            loss = F.cross_entropy(logits, y, label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss) * len(batch)
+            correct += int((logits.argmax(1) == y).sum())
+            total += len(batch)
+        print(f"epoch {epoch + 1}/{epochs} loss {loss_sum / total:.4f} train-acc {correct / total:.4f} "
+              f"({time.time() - t0:.0f}s)", flush=True)
+    model.eval()
+    return model
+
+
+def export(model, out_dir):
+    exp = ExportModel(model).eval()
+    os.makedirs(os.path.join(out_dir, "onnx"), exist_ok=True)
+    path = os.path.join(out_dir, "onnx", "model.onnx")
+    dummy = torch.zeros(1, CLIP_SAMPLES)
+    # ONNX Runtime folds constants and fuses BatchNorm itself at load time.
+    torch.onnx.export(exp, dummy, path, input_names=["input_values"], output_names=["logits"],
+                      dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"},
+                                    "logits": {0: "batch_size"}},
+                      opset_version=17, do_constant_folding=False)
+    id2label = {str(i): l for i, l in enumerate(LABELS)}
+    config = {
+        "architectures": ["DSCNNForAudioClassification"],
+        "model_type": "dscnn-kws",
+        "id2label": id2label,
+        "label2id": {l: i for i, l in enumerate(LABELS)},
+        "num_labels": len(LABELS),
+        "problem_type": "single_label_classification",
+        "sampling_rate": SAMPLE_RATE,
+    }
+    preproc = {
+        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+        "feature_size": 1,
+        "sampling_rate": SAMPLE_RATE,
+        "padding_value": 0.0,
+        "padding_side": "right",
+        "do_normalize": False,
+        "return_attention_mask": False,
+    }
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
+        json.dump(preproc, f, indent=2)
+        f.write("\n")
+    return exp
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data.npz"))
+    ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    d = D.build(args.shared, args.cache)
+    print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands, "
+          f"{len(d['unk_train'])}+{len(d['synth_train'])} unknown, ({time.time() - t0:.0f}s)", flush=True)
+    model = train(d, args.epochs, args.seed)
+    torch.save(model.state_dict(), os.path.join(os.path.dirname(args.cache), "kws-model.pt"))
+    exp = export(model, args.out)
+    val = validation_set(d)
+    metrics = {
+        "validation": evaluate(lambda x: model.net(model.frontend(x)), val),
+        "validation_exported_graph": evaluate(exp, val)["accuracy"],
+        "long_noise": long_noise_false_triggers(exp, d),
+        "params": sum(p.numel() for p in model.net.parameters()),
+        "epochs": args.epochs, "seed": args.seed,
+        "train_seconds": round(time.time() - t0),
+        "torch": torch.__version__,
+    }
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+        f.write("\n")
+    print(json.dumps({k: v for k, v in metrics["validation"].items() if k != "confusion"}, indent=2))
+    print("exported-graph accuracy", metrics["validation_exported_graph"], "long noise", metrics["long_noise"])
+
+
+if __name__ == "__main__":
+    main()

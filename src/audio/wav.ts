@@ -1,0 +1,154 @@
+/**
+ * In-process WAV reader: PCM 8/16/24/32-bit, IEEE float 32/64, A-law, µ-law,
+ * WAVE_FORMAT_EXTENSIBLE, any channel count and rate. WAV is the format most
+ * workflows produce and the one that must work without ffmpeg.
+ */
+import { AudioDecodeError } from '../errors';
+
+export interface PcmAudio {
+	sampleRate: number;
+	/** One Float32Array per channel, samples in [-1, 1]. */
+	channels: Float32Array[];
+}
+
+const FORMAT_PCM = 1;
+const FORMAT_FLOAT = 3;
+const FORMAT_ALAW = 6;
+const FORMAT_MULAW = 7;
+const FORMAT_EXTENSIBLE = 0xfffe;
+
+export function isWav(buffer: Buffer): boolean {
+	return (
+		buffer.length >= 12 &&
+		buffer.toString('ascii', 0, 4) === 'RIFF' &&
+		buffer.toString('ascii', 8, 12) === 'WAVE'
+	);
+}
+
+interface WavFormat {
+	format: number;
+	channels: number;
+	sampleRate: number;
+	bitsPerSample: number;
+	blockAlign: number;
+}
+
+function readFormat(buffer: Buffer, offset: number, size: number): WavFormat {
+	if (size < 16) throw invalid('its "fmt " chunk is shorter than 16 bytes');
+	let format = buffer.readUInt16LE(offset);
+	if (format === FORMAT_EXTENSIBLE && size >= 26) {
+		// The first two bytes of the SubFormat GUID are the real format tag.
+		format = buffer.readUInt16LE(offset + 24);
+	}
+	return {
+		format,
+		channels: buffer.readUInt16LE(offset + 2),
+		sampleRate: buffer.readUInt32LE(offset + 4),
+		blockAlign: buffer.readUInt16LE(offset + 12),
+		bitsPerSample: buffer.readUInt16LE(offset + 14),
+	};
+}
+
+function invalid(why: string): AudioDecodeError {
+	return new AudioDecodeError(
+		`The WAV file is invalid: ${why}`,
+		'Check that the file was fully downloaded, or convert it to a standard PCM WAV.',
+	);
+}
+
+export function decodeWav(buffer: Buffer): PcmAudio {
+	let fmt: WavFormat | undefined;
+	let dataStart = -1;
+	let dataSize = 0;
+	let offset = 12;
+	while (offset + 8 <= buffer.length) {
+		const id = buffer.toString('ascii', offset, offset + 4);
+		const size = buffer.readUInt32LE(offset + 4);
+		const body = offset + 8;
+		if (id === 'fmt ') {
+			fmt = readFormat(buffer, body, size);
+		} else if (id === 'data') {
+			dataStart = body;
+			// Streamed WAVs (ffmpeg to a pipe, some recorders) leave the size 0 or
+			// 0xFFFFFFFF; a truncated upload declares more than it has.
+			const rest = buffer.length - body;
+			dataSize = size === 0 || size === 0xffffffff || size > rest ? rest : size;
+			break;
+		}
+		offset = body + size + (size % 2); // chunks are word-aligned
+	}
+	if (!fmt) throw invalid('it has no "fmt " chunk');
+	if (dataStart < 0) throw invalid('it has no "data" chunk');
+	const { format, channels, sampleRate, bitsPerSample } = fmt;
+	if (channels < 1) throw invalid('it declares 0 channels');
+	if (sampleRate < 1) throw invalid('it declares a sample rate of 0');
+	const bytes = bitsPerSample / 8;
+	const read = sampleReader(format, bitsPerSample);
+	const blockAlign = fmt.blockAlign || bytes * channels;
+	const frames = Math.floor(dataSize / blockAlign);
+	const out = Array.from({ length: channels }, () => new Float32Array(frames));
+	for (let i = 0; i < frames; i++) {
+		const frameOffset = dataStart + i * blockAlign;
+		for (let c = 0; c < channels; c++) {
+			out[c][i] = read(buffer, frameOffset + c * bytes);
+		}
+	}
+	return { sampleRate, channels: out };
+}
+
+type SampleReader = (buffer: Buffer, offset: number) => number;
+
+function sampleReader(format: number, bits: number): SampleReader {
+	if (format === FORMAT_PCM) {
+		if (bits === 8) return (b, o) => (b[o] - 128) / 128;
+		if (bits === 16) return (b, o) => b.readInt16LE(o) / 32768;
+		if (bits === 24) return (b, o) => b.readIntLE(o, 3) / 8388608;
+		if (bits === 32) return (b, o) => b.readInt32LE(o) / 2147483648;
+	}
+	if (format === FORMAT_FLOAT) {
+		if (bits === 32) return (b, o) => b.readFloatLE(o);
+		if (bits === 64) return (b, o) => b.readDoubleLE(o);
+	}
+	if (format === FORMAT_ALAW && bits === 8) return (b, o) => ALAW[b[o]];
+	if (format === FORMAT_MULAW && bits === 8) return (b, o) => MULAW[b[o]];
+	throw new AudioDecodeError(
+		`This WAV encoding is not supported in-process (format tag ${format}, ${bits} bits)`,
+		'Install ffmpeg so the node can decode it, or convert the file to 16-bit PCM WAV.',
+	);
+}
+
+/** G.711 tables, scaled like ffmpeg's pcm_alaw/pcm_mulaw decoders (/32768). */
+const ALAW = new Float32Array(256);
+const MULAW = new Float32Array(256);
+for (let i = 0; i < 256; i++) {
+	let a = i ^ 0x55;
+	const exponent = (a & 0x70) >> 4;
+	let mantissa = a & 0x0f;
+	mantissa = exponent > 0 ? (mantissa << 4) + 0x108 : (mantissa << 4) + 8;
+	a = exponent > 1 ? mantissa << (exponent - 1) : mantissa;
+	ALAW[i] = ((i ^ 0x55) & 0x80 ? a : -a) / 32768;
+
+	const u = ~i & 0xff;
+	let t = ((u & 0x0f) << 3) + 0x84;
+	t <<= (u & 0x70) >> 4;
+	MULAW[i] = (u & 0x80 ? 0x84 - t : t - 0x84) / 32768;
+}
+
+/**
+ * Down-mix to mono the way `ffmpeg -ac 1` does for float output: stereo is
+ * (L + R) / sqrt(2) (ffmpeg's rematrix, not a plain mean), so features match
+ * the Python pipeline, which decodes through ffmpeg.
+ */
+export function downmixToMono(channels: Float32Array[]): Float32Array {
+	if (channels.length === 1) return channels[0];
+	const n = channels[0].length;
+	const out = new Float32Array(n);
+	if (channels.length === 2) {
+		const [l, r] = channels;
+		for (let i = 0; i < n; i++) out[i] = (l[i] + r[i]) * Math.SQRT1_2;
+		return out;
+	}
+	// More than two channels only reach here when ffmpeg is unavailable.
+	for (const ch of channels) for (let i = 0; i < n; i++) out[i] += ch[i] / channels.length;
+	return out;
+}

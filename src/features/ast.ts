@@ -1,0 +1,67 @@
+/**
+ * ASTFeatureExtractor (Audio Spectrogram Transformer): Kaldi fbank as
+ * torchaudio.compliance.kaldi.fbank computes it with AST's arguments
+ * (hanning window, no dither), padded/truncated to max_length frames, then
+ * (x - mean) / (2 * std).
+ */
+import { fftOfSize } from './fft';
+import { kaldiMelBanks } from './mel';
+import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
+
+const FRAME_LENGTH = 400; // 25 ms at 16 kHz
+const FRAME_SHIFT = 160; // 10 ms
+const PREEMPHASIS = 0.97;
+const LOG_FLOOR = 1.1920928955078125e-7; // float32 epsilon, Kaldi's floor
+
+export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins: number): Float32Array[] {
+	const frameLength = Math.round((sampleRate * FRAME_LENGTH) / 16000);
+	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
+	const padded = 2 ** Math.ceil(Math.log2(frameLength));
+	const frames = samples.length < frameLength ? 0 : 1 + Math.floor((samples.length - frameLength) / frameShift);
+	const banks = kaldiMelBanks(numMelBins, padded, sampleRate);
+	const window = new Float64Array(frameLength);
+	for (let i = 0; i < frameLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1));
+	const fft = fftOfSize(padded);
+	const frame = new Float64Array(padded);
+	const power = new Float64Array(padded / 2 + 1);
+	const out: Float32Array[] = [];
+	for (let t = 0; t < frames; t++) {
+		const start = t * frameShift;
+		let mean = 0;
+		for (let i = 0; i < frameLength; i++) mean += samples[start + i];
+		mean /= frameLength;
+		for (let i = 0; i < frameLength; i++) frame[i] = samples[start + i] - mean;
+		for (let i = frameLength - 1; i > 0; i--) frame[i] -= PREEMPHASIS * frame[i - 1];
+		frame[0] -= PREEMPHASIS * frame[0];
+		for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
+		frame.fill(0, frameLength);
+		fft.powerSpectrum(frame, power);
+		const row = new Float32Array(numMelBins);
+		for (let b = 0; b < numMelBins; b++) {
+			const bank = banks[b];
+			let e = 0;
+			for (let k = 0; k < bank.length; k++) e += bank[k] * power[k];
+			row[b] = Math.log(Math.max(e, LOG_FLOOR));
+		}
+		out.push(row);
+	}
+	return out;
+}
+
+export const astFeatureExtractor: FeatureExtractor = {
+	outputs: ['input_values'],
+	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors {
+		const numMelBins = config.num_mel_bins ?? 128;
+		const maxLength = config.max_length ?? 1024;
+		const mean = config.mean ?? -4.2677393;
+		const std = config.std ?? 4.5689974;
+		const doNormalize = config.do_normalize ?? true;
+		const fbank = kaldiFbank(samples, config.sampling_rate ?? 16000, numMelBins);
+		const data = new Float32Array(maxLength * numMelBins); // zero padding, as AST pads
+		for (let t = 0; t < Math.min(maxLength, fbank.length); t++) data.set(fbank[t], t * numMelBins);
+		if (doNormalize) {
+			for (let i = 0; i < data.length; i++) data[i] = (data[i] - mean) / (std * 2);
+		}
+		return { input_values: { type: 'float32', data, dims: [1, maxLength, numMelBins] } };
+	},
+};

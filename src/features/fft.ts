@@ -1,0 +1,102 @@
+/**
+ * Mixed-radix complex FFT for any length (AST uses 512, Whisper 400 = 2^4*5^2).
+ * Float64 throughout, so spectra agree with numpy/torch references to ~1e-12.
+ */
+export class Fft {
+	readonly size: number;
+
+	private readonly cos: Float64Array;
+
+	private readonly sin: Float64Array;
+
+	private readonly scratchRe: Float64Array;
+
+	private readonly scratchIm: Float64Array;
+
+	constructor(size: number) {
+		this.size = size;
+		this.cos = new Float64Array(size);
+		this.sin = new Float64Array(size);
+		for (let k = 0; k < size; k++) {
+			this.cos[k] = Math.cos((2 * Math.PI * k) / size);
+			this.sin[k] = -Math.sin((2 * Math.PI * k) / size);
+		}
+		this.scratchRe = new Float64Array(size);
+		this.scratchIm = new Float64Array(size);
+	}
+
+	/** Power spectrum |X[k]|^2 of a real frame, k = 0..size/2. */
+	powerSpectrum(frame: Float64Array, out: Float64Array): void {
+		const re = new Float64Array(this.size);
+		const im = new Float64Array(this.size);
+		this.transform(frame, new Float64Array(this.size), re, im);
+		for (let k = 0; k < out.length; k++) out[k] = re[k] * re[k] + im[k] * im[k];
+	}
+
+	transform(inRe: Float64Array, inIm: Float64Array, outRe: Float64Array, outIm: Float64Array): void {
+		this.recurse(inRe, inIm, 0, 1, this.size, outRe, outIm, 0);
+	}
+
+	private recurse(
+		inRe: Float64Array,
+		inIm: Float64Array,
+		inOffset: number,
+		stride: number,
+		n: number,
+		outRe: Float64Array,
+		outIm: Float64Array,
+		outOffset: number,
+	): void {
+		if (n === 1) {
+			outRe[outOffset] = inRe[inOffset];
+			outIm[outOffset] = inIm[inOffset];
+			return;
+		}
+		const p = smallestFactor(n);
+		const m = n / p;
+		for (let r = 0; r < p; r++) {
+			this.recurse(inRe, inIm, inOffset + r * stride, stride * p, m, outRe, outIm, outOffset + r * m);
+		}
+		// Combine p interleaved sub-transforms: X[k + q*m] = sum_r W_n^{r(k+qm)} Y_r[k].
+		const step = this.size / n;
+		const yRe = this.scratchRe;
+		const yIm = this.scratchIm;
+		for (let k = 0; k < m; k++) {
+			for (let r = 0; r < p; r++) {
+				yRe[r] = outRe[outOffset + r * m + k];
+				yIm[r] = outIm[outOffset + r * m + k];
+			}
+			for (let q = 0; q < p; q++) {
+				let sRe = 0;
+				let sIm = 0;
+				const kq = k + q * m;
+				for (let r = 0; r < p; r++) {
+					const t = ((r * kq) % n) * step;
+					const c = this.cos[t];
+					const s = this.sin[t];
+					sRe += yRe[r] * c - yIm[r] * s;
+					sIm += yRe[r] * s + yIm[r] * c;
+				}
+				outRe[outOffset + kq] = sRe;
+				outIm[outOffset + kq] = sIm;
+			}
+		}
+	}
+}
+
+function smallestFactor(n: number): number {
+	if (n % 4 === 0 && n > 4) return 4;
+	for (let f = 2; f * f <= n; f++) if (n % f === 0) return f;
+	return n;
+}
+
+const cache = new Map<number, Fft>();
+
+export function fftOfSize(size: number): Fft {
+	let fft = cache.get(size);
+	if (!fft) {
+		fft = new Fft(size);
+		cache.set(size, fft);
+	}
+	return fft;
+}

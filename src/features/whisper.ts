@@ -1,0 +1,69 @@
+/**
+ * WhisperFeatureExtractor: log10-mel spectrogram (n_fft 400, hop 160, periodic
+ * Hann, reflect-padded centred frames, slaney mel filters), waveform padded or
+ * trimmed to 30 s, last frame dropped, floor at max - 8, then (x + 4) / 4.
+ */
+import { fftOfSize } from './fft';
+import { slaneyMelBanks } from './mel';
+import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
+
+const MEL_FLOOR = 1e-10;
+
+export const whisperFeatureExtractor: FeatureExtractor = {
+	outputs: ['input_features'],
+	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors {
+		const nFft = config.n_fft ?? 400;
+		const hop = config.hop_length ?? 160;
+		const sampleRate = config.sampling_rate ?? 16000;
+		const nMels = config.feature_size ?? 80;
+		const nSamples = config.n_samples ?? (config.chunk_length ?? 30) * sampleRate;
+		const wave = new Float64Array(nSamples);
+		for (let i = 0; i < Math.min(nSamples, samples.length); i++) wave[i] = samples[i];
+		if (config.do_normalize) normalize(wave, Math.min(nSamples, samples.length));
+
+		const half = nFft / 2;
+		const reflect = (i: number): number => {
+			if (i < 0) return wave[-i];
+			if (i >= nSamples) return wave[2 * (nSamples - 1) - i];
+			return wave[i];
+		};
+		const frames = 1 + Math.floor(nSamples / hop) - 1; // Whisper drops the last frame
+		const bins = half + 1;
+		const banks = slaneyMelBanks(nMels, bins, sampleRate, 0, 8000);
+		const window = new Float64Array(nFft);
+		for (let i = 0; i < nFft; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / nFft);
+		const fft = fftOfSize(nFft);
+		const frame = new Float64Array(nFft);
+		const power = new Float64Array(bins);
+		const logMel = new Float32Array(nMels * frames); // [mel][frame]
+		let max = -Infinity;
+		for (let t = 0; t < frames; t++) {
+			const start = t * hop - half;
+			for (let i = 0; i < nFft; i++) frame[i] = reflect(start + i) * window[i];
+			fft.powerSpectrum(frame, power);
+			for (let m = 0; m < nMels; m++) {
+				const bank = banks[m];
+				let e = 0;
+				for (let k = 0; k < bins; k++) e += bank[k] * power[k];
+				const v = Math.log10(Math.max(e, MEL_FLOOR));
+				logMel[m * frames + t] = v;
+				if (v > max) max = v;
+			}
+		}
+		const floor = max - 8;
+		for (let i = 0; i < logMel.length; i++) logMel[i] = (Math.max(logMel[i], floor) + 4) / 4;
+		return { input_features: { type: 'float32', data: logMel, dims: [1, nMels, frames] } };
+	},
+};
+
+function normalize(wave: Float64Array, length: number): void {
+	// transformers normalises only the real (unpadded) part, then pads with 0.
+	let mean = 0;
+	for (let i = 0; i < length; i++) mean += wave[i];
+	mean /= length || 1;
+	let variance = 0;
+	for (let i = 0; i < length; i++) variance += (wave[i] - mean) ** 2;
+	variance /= length || 1;
+	const scale = 1 / Math.sqrt(variance + 1e-7);
+	for (let i = 0; i < length; i++) wave[i] = (wave[i] - mean) * scale;
+}

@@ -1,0 +1,12 @@
+/** The engine's public surface (no n8n imports anywhere under src/). */
+export { decodeAudio } from './audio/decode';
+export { locateFfmpeg } from './audio/ffmpeg';
+export * from './errors';
+export { getFeatureExtractor, SUPPORTED_FEATURE_EXTRACTORS } from './features';
+export { sessionCache } from './inference/session-cache';
+export type { Device } from './inference/runtime';
+export { builtInModels, resolveBuiltIn } from './model/catalog';
+export { loadModelSpec, type ModelSpec } from './model/spec';
+export { AUTO_ORDER, type DtypeChoice } from './model/variants';
+export { classifyAudio, type Classification, type ClassifyOptions } from './pipeline';
+export type { FunctionToApply, LabelScore } from './postprocess';

@@ -1,0 +1,45 @@
+/** The built-in models, listed by models/catalog.json (adding a model is adding data). */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { ModelNotFoundError } from '../errors';
+
+export interface BuiltInModel {
+	id: string;
+	name: string;
+	description: string;
+	/** Folder under models/, in Hub layout. */
+	path: string;
+	default?: boolean;
+}
+
+interface Catalog {
+	builtIn: BuiltInModel[];
+}
+
+/** models/ sits next to src/ in the repo and next to dist/src/ after the build. */
+export function modelsDir(): string {
+	return path.resolve(__dirname, '..', '..', 'models');
+}
+
+export function readCatalog(dir = modelsDir()): Catalog {
+	return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
+}
+
+export function builtInModels(): BuiltInModel[] {
+	return readCatalog().builtIn;
+}
+
+export function resolveBuiltIn(id: string): { dir: string; model: BuiltInModel } {
+	const model = builtInModels().find((m) => m.id === id);
+	if (!model) {
+		const known = builtInModels()
+			.map((m) => m.id)
+			.join(', ');
+		throw new ModelNotFoundError(
+			`Unknown built-in model "${id}"`,
+			`Built-in models: ${known}. Pick one from the list, or use "Local Folder".`,
+		);
+	}
+	return { dir: path.join(modelsDir(), model.path), model };
+}

@@ -1,0 +1,64 @@
+/**
+ * The audio-classification pipeline, free of n8n: bytes -> decode -> features
+ * -> ONNX Runtime -> labels. The node maps parameters to this call.
+ */
+import { decodeAudio } from './audio/decode';
+import { getFeatureExtractor } from './features';
+import type { Device } from './inference/runtime';
+import { runClassifier } from './inference/run';
+import { sessionCache } from './inference/session-cache';
+import { labelOf, type ModelSpec } from './model/spec';
+import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
+
+export interface ClassifyOptions {
+	topK: number;
+	functionToApply: FunctionToApply;
+	minScore?: number;
+	device: Device;
+	threads?: number;
+	ffmpegPath?: string;
+	signal?: AbortSignal;
+}
+
+export interface Classification {
+	labels: LabelScore[];
+	/** Seconds of audio after decoding. */
+	duration: number;
+	decoder: string;
+	provider: string;
+	fallbackReason?: string;
+}
+
+export async function classifyAudio(
+	audio: Buffer,
+	spec: ModelSpec,
+	options: ClassifyOptions,
+): Promise<Classification> {
+	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
+	const decoded = await decodeAudio(audio, {
+		samplingRate: spec.samplingRate,
+		ffmpegPath: options.ffmpegPath,
+		signal: options.signal,
+	});
+	const features = extractor.extract(decoded.samples, spec.preprocessor);
+	return await sessionCache.use(
+		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads },
+		async (loaded) => {
+			const logits = await runClassifier(loaded.session, features);
+			const labels = postprocess(logits.data, {
+				functionToApply: options.functionToApply,
+				problemType: spec.config.problem_type,
+				topK: options.topK,
+				minScore: options.minScore,
+				labelOf: (i) => labelOf(spec.config, i),
+			});
+			return {
+				labels,
+				duration: decoded.duration,
+				decoder: decoded.decoder,
+				provider: loaded.provider,
+				fallbackReason: loaded.fallbackReason,
+			};
+		},
+	);
+}
