@@ -66,6 +66,7 @@ export function decodeWav(buffer: Buffer): PcmAudio {
 		const size = buffer.readUInt32LE(offset + 4);
 		const body = offset + 8;
 		if (id === 'fmt ') {
+			if (body + Math.min(size, 16) > buffer.length) throw invalid('it ends inside its "fmt " chunk');
 			fmt = readFormat(buffer, body, size);
 		} else if (id === 'data') {
 			dataStart = body;

@@ -13,6 +13,8 @@ export class Fft {
 
 	private readonly scratchIm: Float64Array;
 
+	private readonly work: { re: Float64Array; im: Float64Array; zeros: Float64Array };
+
 	constructor(size: number) {
 		this.size = size;
 		this.cos = new Float64Array(size);
@@ -23,13 +25,13 @@ export class Fft {
 		}
 		this.scratchRe = new Float64Array(size);
 		this.scratchIm = new Float64Array(size);
+		this.work = { re: new Float64Array(size), im: new Float64Array(size), zeros: new Float64Array(size) };
 	}
 
 	/** Power spectrum |X[k]|^2 of a real frame, k = 0..size/2. */
 	powerSpectrum(frame: Float64Array, out: Float64Array): void {
-		const re = new Float64Array(this.size);
-		const im = new Float64Array(this.size);
-		this.transform(frame, new Float64Array(this.size), re, im);
+		const { re, im, zeros } = this.work;
+		this.transform(frame, zeros, re, im);
 		for (let k = 0; k < out.length; k++) out[k] = re[k] * re[k] + im[k] * im[k];
 	}
 
