@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
+	createRunExecutionData,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INode,
@@ -16,7 +17,7 @@ import {
 	type INodeType,
 	type INodeTypes,
 	type IRun,
-	type IRunExecutionData,
+	type INodeParameters,
 	type IVersionedNodeType,
 	type IWorkflowExecuteAdditionalData,
 	Workflow,
@@ -78,7 +79,7 @@ export interface RunResult {
 
 export async function runClassifier(
 	files: Array<{ path?: string; field?: string; json?: IDataObject } | null>,
-	parameters: IDataObject,
+	parameters: INodeParameters,
 	nodeSettings: Partial<INode> = {},
 ): Promise<RunResult> {
 	const source: INode = {
@@ -132,18 +133,9 @@ export async function runClassifier(
 		variables: {},
 		userId: 'test-user',
 	} as unknown as IWorkflowExecuteAdditionalData;
-	const runData: IRunExecutionData = {
-		version: 1,
-		startData: {},
-		resultData: { runData: {} },
-		executionData: {
-			contextData: {},
-			metadata: {},
-			nodeExecutionStack: [{ node: source, data: { main: [[{ json: {} }]] }, source: null }],
-			waitingExecution: {},
-			waitingExecutionSource: {},
-		},
-	} as IRunExecutionData;
+	const runData = createRunExecutionData({
+		executionData: { nodeExecutionStack: [{ node: source, data: { main: [[{ json: {} }]] }, source: null }] },
+	});
 	await new WorkflowExecute(additionalData, 'manual', runData).processRunExecutionData(workflow);
 	const run = await done;
 	const taskData = run.data.resultData.runData['Audio Classification']?.[0];
