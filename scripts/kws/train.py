@@ -28,7 +28,7 @@ SILENCE, UNKNOWN = 0, 1
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 
 
-def augment_speech(wav, rng, noise, bounds):
+def augment_speech(wav, rng, noise, bounds, snr_min=0.0):
     """Speed/volume perturbation, time shift, background noise at random SNR."""
     x = torch.from_numpy(wav)
     if rng.random() < 0.6:
@@ -45,7 +45,7 @@ def augment_speech(wav, rng, noise, bounds):
     x = x * 10 ** (rng.uniform(-12, 6) / 20)
     if rng.random() < 0.8:
         n = torch.from_numpy(D.noise_crop(noise, bounds, rng).copy())
-        snr = rng.uniform(0, 25)
+        snr = rng.uniform(snr_min, snr_min + 25)
         p_sig = x.pow(2).mean().clamp_min(1e-8)
         p_noise = n.pow(2).mean().clamp_min(1e-8)
         x = x + n * torch.sqrt(p_sig / (p_noise * 10 ** (snr / 10)))
@@ -73,12 +73,12 @@ def spec_augment(feats, rng):
     return feats
 
 
-def epoch_items(d, rng):
+def epoch_items(d, rng, unknown_real_weight=4):
     """(source, index, label) for one epoch: every command clip once, plus
     `_unknown_` and `_silence_` at the size of an average command class."""
     items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"])]
     per_class = len(items) // 8
-    unknown_pool = ([("unk", i) for i in range(len(d["unk_train"]))] * 4
+    unknown_pool = ([("unk", i) for i in range(len(d["unk_train"]))] * unknown_real_weight
                     + [("synth", i) for i in range(len(d["synth_train"]))]
                     + [("rev", i) for i in rng.sample(range(len(d["train_x"])), 600)])
     items += [(s, i, UNKNOWN) for s, i in rng.sample(unknown_pool, per_class)]
@@ -132,6 +132,7 @@ def evaluate(model_fn, items):
         "accuracy": float((preds == labels).mean()),
         "items": int(len(labels)),
         "accuracy_by_group": by_group,
+        "items_by_group": {g: int((groups == g).sum()) for g in sorted(set(groups))},
         "false_trigger_rate": float((preds[non_command] >= CMD_OFFSET).mean()),
         "confusion": conf.tolist(),
     }
@@ -154,7 +155,7 @@ def long_noise_false_triggers(model_fn, d):
             "false_triggers": int((preds >= CMD_OFFSET).sum())}
 
 
-def train(d, epochs, seed):
+def train(d, epochs, seed, snr_min=0.0, unknown_real_weight=4):
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = TrainModel()
@@ -164,12 +165,13 @@ def train(d, epochs, seed):
                                                 pct_start=0.15)
     for epoch in range(epochs):
         model.train()
-        items = epoch_items(d, rng)
+        items = epoch_items(d, rng, unknown_real_weight)
         t0, total, correct, loss_sum = time.time(), 0, 0, 0.0
         for b in range(0, len(items), 64):
             batch = items[b:b + 64]
             waves = [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
-                     else augment_speech(source_wave(d, src, i), rng, d["noise_train"], d["noise_train_bounds"])
+                     else augment_speech(source_wave(d, src, i), rng, d["noise_train"], d["noise_train_bounds"],
+                                         snr_min)
                      for src, i, _ in batch]
             y = torch.tensor([label for _, _, label in batch])
             with torch.no_grad():
@@ -235,14 +237,16 @@ def main():
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--snr-min", type=float, default=0.0, help="noise SNR drawn from [min, min+25] dB")
+    ap.add_argument("--unknown-real-weight", type=int, default=4, help="repeats of real unknown clips in the pool")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
     print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands, "
           f"{len(d['unk_train'])}+{len(d['synth_train'])} unknown, ({time.time() - t0:.0f}s)", flush=True)
-    model = train(d, args.epochs, args.seed)
-    torch.save(model.state_dict(), os.path.join(os.path.dirname(args.cache), "kws-model.pt"))
+    model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_real_weight)
+    torch.save(model.state_dict(), os.path.join(args.out, "..", f"{os.path.basename(args.out)}.pt"))
     exp = export(model, args.out)
     val = validation_set(d)
     metrics = {
@@ -250,7 +254,8 @@ def main():
         "validation_exported_graph": evaluate(exp, val)["accuracy"],
         "long_noise": long_noise_false_triggers(exp, d),
         "params": sum(p.numel() for p in model.net.parameters()),
-        "epochs": args.epochs, "seed": args.seed,
+        "epochs": args.epochs, "seed": args.seed, "snr_min": args.snr_min,
+        "unknown_real_weight": args.unknown_real_weight,
         "train_seconds": round(time.time() - t0),
         "torch": torch.__version__,
     }

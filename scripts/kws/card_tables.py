@@ -1,0 +1,33 @@
+#!/usr/bin/python3
+"""Print the model card's accuracy and confusion tables from metrics.json."""
+import json
+import os
+import sys
+
+from model import LABELS
+
+path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "models",
+                                                          "speech-commands-dscnn", "metrics.json")
+m = json.load(open(path))
+v = m["validation"]
+print(f"| set | items | accuracy |\n|---|---|---|")
+conf = v["confusion"]
+groups = {"command": "eight command words (speaker-disjoint validation split)",
+          "silence": "`_silence_`: held-out noise crops", "unknown_real": "`_unknown_`: real held-out words",
+          "unknown_synth": "`_unknown_`: espeak-ng, held-out words and voices",
+          "unknown_reversed": "`_unknown_`: reversed validation commands"}
+# sizes fixed by train.py's validation_set(); newer metrics.json files record them
+counts = v.get("items_by_group", {"command": sum(sum(conf[i]) for i in range(2, 10)), "silence": sum(conf[0]),
+                                  "unknown_real": 30, "unknown_synth": 60, "unknown_reversed": 30})
+for g, name in groups.items():
+    n = counts.get(g, "")
+    print(f"| {name} | {n} | {v['accuracy_by_group'][g] * 100:.1f}% |")
+print(f"| **all 10 classes** | {v['items']} | **{v['accuracy'] * 100:.2f}%** |")
+print()
+print("| true \\ predicted | " + " | ".join(LABELS) + " |")
+print("|---" * (len(LABELS) + 1) + "|")
+for i, row in enumerate(conf):
+    print(f"| {LABELS[i]} | " + " | ".join(f"**{c}**" if i == j else (str(c) if c else ".") for j, c in enumerate(row)) + " |")
+ln = m["long_noise"]
+print(f"\nfalse triggers: {v['false_trigger_rate'] * 100:.1f}% of non-command validation clips; "
+      f"{ln['false_triggers']} of {ln['windows']} one-second windows of held-out noise ({ln['seconds']:.0f} s at 3 levels)")

@@ -1,0 +1,16 @@
+import type { IDataObject, INode, INodeExecutionData, INodeParameters, INodeType, IRun } from 'n8n-workflow';
+
+export interface HarnessFile {
+	path?: string;
+	field?: string;
+	json?: IDataObject;
+}
+
+export function runClassifierWorkflow(options: {
+	classifier: INodeType;
+	files: Array<HarnessFile | null>;
+	parameters: INodeParameters;
+	nodeSettings?: Partial<INode>;
+}): Promise<{ run: IRun; items: INodeExecutionData[]; error?: Error; executionTime?: number }>;
+
+export const CLASSIFIER_TYPE: string;
