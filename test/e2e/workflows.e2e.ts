@@ -1,0 +1,94 @@
+/**
+ * The example workflows imported into a real n8n and run with its CLI
+ * (`n8n import:workflow`, `n8n execute --id --rawOutput`); the webhook example
+ * served by `n8n start` and called over HTTP on loopback.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+
+import { type N8nInstance, prepareN8n } from './n8n-instance';
+
+let n8n: N8nInstance;
+
+beforeAll(() => {
+	n8n = prepareN8n();
+});
+
+afterAll(() => n8n?.cleanup());
+
+const expectedLabel = (file: string) => /^(_[a-z]+_|[a-z]+)__/.exec(file)![1];
+
+it('example 1: a voice command is classified and routed by the Switch node', () => {
+	n8n.importExample('voice-command-router.json', 'exampleRouter001');
+	const run = n8n.execute('exampleRouter001');
+	expect(run.status).toBe('success');
+	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	expect(item.json).toMatchObject({ label: 'stop', model: 'speech-commands-dscnn', fileName: 'stop__stop_099d52ad_3.wav' });
+	expect(item.json.score as number).toBeGreaterThan(0.9);
+	expect((item.json.labels as unknown[]).length).toBe(3);
+	expect(item.pairedItem).toEqual({ item: 0 });
+	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
+	expect(run.runData.Go).toBeUndefined();
+	expect(run.runData['Anything else']).toBeUndefined();
+
+	// the same workflow, fed a "go" clip, takes the other branch
+	n8n.importExample('voice-command-router.json', 'exampleRouter002', (wf) => {
+		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
+		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = path.join(n8n.audioDir, 'go__go_026290a7_0.wav');
+	});
+	const go = n8n.execute('exampleRouter002');
+	expect(go.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
+});
+
+it('example 2: every file of a folder is tagged and written to a CSV', () => {
+	n8n.importExample('tag-folder-to-csv.json', 'exampleFolder001');
+	const run = n8n.execute('exampleFolder001');
+	expect(run.status).toBe('success');
+	const items = run.runData['Audio Classification'][0].data!.main[0];
+	expect(items).toHaveLength(20);
+	items.forEach((item, i) => expect(item.pairedItem).toEqual({ item: i }));
+	const csvPath = path.join(n8n.outDir, 'audio-labels.csv');
+	expect(existsSync(csvPath)).toBe(true);
+	const [header, ...rows] = readFileSync(csvPath, 'utf8').trim().split('\n');
+	expect(header).toBe('file,label,score');
+	expect(rows).toHaveLength(20);
+	const right = rows.filter((r) => {
+		const [file, label] = r.split(',');
+		return label === expectedLabel(file);
+	});
+	expect(right.length).toBeGreaterThanOrEqual(19); // the demo's 19/20: one real unknown word is missed
+});
+
+describe('example 3: webhook upload answered with the labels (n8n start)', () => {
+	let server: ChildProcess | undefined;
+	const port = 5688;
+
+	afterAll(() => {
+		server?.kill('SIGTERM');
+	});
+
+	it('answers a POSTed voice note with JSON labels, and a bad upload with an error', async () => {
+		n8n.importExample('webhook-classify.json', 'exampleWebhook01');
+		n8n.n8n(['publish:workflow', '--id=exampleWebhook01']);
+		server = await n8n.start(port);
+		const url = `http://127.0.0.1:${port}/webhook/classify-audio`;
+		const wav = readFileSync(path.join(n8n.audioDir, 'yes__yes_060cd039_0.wav'));
+		// Readiness comes before published workflows are activated: retry while 404.
+		let res = await fetch(url, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav });
+		for (let tries = 0; res.status === 404 && tries < 60; tries++) {
+			await new Promise((r) => setTimeout(r, 1000));
+			res = await fetch(url, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav });
+		}
+		expect(res.status).toBe(200);
+		const body = (await res.json()) as { label: string; score: number; labels: unknown[]; model: string };
+		expect(body.label).toBe('yes');
+		expect(body.score).toBeGreaterThan(0.9);
+		expect(body.labels).toHaveLength(3);
+		expect(body.model).toBe('speech-commands-dscnn');
+
+		const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'audio/mpeg' }, body: '<html>oops</html>' });
+		const badBody = (await bad.json()) as { error?: string };
+		expect(badBody.error).toMatch(/item 0, binary field "data"/);
+	});
+});
