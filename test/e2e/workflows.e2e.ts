@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 
 import { type N8nInstance, prepareN8n } from './n8n-instance';
+import { checkEditor } from './editor';
 
 let n8n: N8nInstance;
 
@@ -90,5 +91,10 @@ describe('example 3: webhook upload answered with the labels (n8n start)', () =>
 		const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'audio/mpeg' }, body: '<html>oops</html>' });
 		const badBody = (await bad.json()) as { error?: string };
 		expect(badBody.error).toMatch(/item 0, binary field "data"/);
+	});
+
+	it('the editor loads the node, renders its parameters and shows labels after a test run', async () => {
+		expect(server).toBeDefined();
+		await checkEditor(`http://127.0.0.1:${port}`, 'exampleRouter001');
 	});
 });
