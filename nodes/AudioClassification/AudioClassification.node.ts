@@ -20,9 +20,12 @@ import {
 	resolveBuiltIn,
 } from '../../src';
 import { properties } from './description';
+import { resolveHubModelDir, searchModels } from './hub';
 
 interface NodeOptions {
 	allBinaryProperties?: boolean;
+	cacheDir?: string;
+	offline?: boolean;
 	device?: Device;
 	dtype?: DtypeChoice;
 	ffmpegPath?: string;
@@ -40,15 +43,24 @@ export class AudioClassification implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle:
-			'={{$parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["builtInModel"]}}',
+			'={{$parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["modelSource"] === "huggingFaceHub" ? $parameter["model"].value : $parameter["builtInModel"]}}',
 		description:
 			'Classify audio (spoken commands, sound events, emotion, language) with Hugging Face models on ONNX Runtime',
 		defaults: { name: 'Audio Classification' },
 		inputs: ['main'],
 		outputs: ['main'],
 		usableAsTool: true,
+		credentials: [
+			{
+				name: 'huggingFaceHubApi',
+				required: false,
+				displayOptions: { show: { modelSource: ['huggingFaceHub'] } },
+			},
+		],
 		properties,
 	};
+
+	methods = { listSearch: { searchModels } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
@@ -61,7 +73,7 @@ export class AudioClassification implements INodeType {
 			let where = `item ${itemIndex}`;
 			try {
 				const options = this.getNodeParameter('options', itemIndex, {}) as NodeOptions;
-				const spec = modelFor(this, itemIndex, options.dtype ?? 'auto', specs);
+				const spec = await modelFor(this, itemIndex, options, specs);
 				const topK = this.getNodeParameter('topK', itemIndex, 5) as number;
 				const outputMode = this.getNodeParameter('outputMode', itemIndex, 'perLabel') as string;
 				const item = items[itemIndex];
@@ -111,17 +123,20 @@ export class AudioClassification implements INodeType {
 	}
 }
 
-function modelFor(
+async function modelFor(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
-	dtype: DtypeChoice,
+	options: NodeOptions,
 	cache: Map<string, ModelSpec>,
-): ModelSpec {
+): Promise<ModelSpec> {
+	const dtype = options.dtype ?? 'auto';
 	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
-	const ref =
-		source === 'localFolder'
-			? (ctx.getNodeParameter('modelPath', itemIndex) as string).trim()
-			: (ctx.getNodeParameter('builtInModel', itemIndex) as string);
+	let ref: string;
+	if (source === 'localFolder') ref = (ctx.getNodeParameter('modelPath', itemIndex) as string).trim();
+	else if (source === 'huggingFaceHub') {
+		const model = ctx.getNodeParameter('model', itemIndex, '', { extractValue: true }) as string;
+		ref = `${model}@${ctx.getNodeParameter('revision', itemIndex, 'main') as string}`;
+	} else ref = ctx.getNodeParameter('builtInModel', itemIndex) as string;
 	const key = `${source}\u0000${ref}\u0000${dtype}`;
 	let spec = cache.get(key);
 	if (!spec) {
@@ -133,6 +148,9 @@ function modelFor(
 				});
 			}
 			spec = loadModelSpec(ref, dtype, ref);
+		} else if (source === 'huggingFaceHub') {
+			const { dir, repoId } = await resolveHubModelDir(ctx, itemIndex, dtype, options);
+			spec = loadModelSpec(dir, dtype, repoId);
 		} else {
 			const { dir, model } = resolveBuiltIn(ref);
 			spec = loadModelSpec(dir, dtype, model.id);

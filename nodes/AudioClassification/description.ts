@@ -35,6 +35,11 @@ export const properties: INodeProperties[] = [
 				description: 'A model shipped with this node; works offline',
 			},
 			{
+				name: 'Hugging Face Hub',
+				value: 'huggingFaceHub',
+				description: 'Download an ONNX model from the Hub (or a mirror) into the shared Hugging Face cache',
+			},
+			{
 				name: 'Local Folder',
 				value: 'localFolder',
 				// eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- file names are lowercase
@@ -50,6 +55,57 @@ export const properties: INodeProperties[] = [
 		options: builtInOptions(),
 		default: 'speech-commands-dscnn',
 		displayOptions: { show: { modelSource: ['builtIn'] } },
+	},
+	{
+		displayName: 'Model',
+		name: 'model',
+		type: 'resourceLocator',
+		default: { mode: 'list', value: '' },
+		required: true,
+		description: 'An audio-classification model with ONNX weights (onnx/model*.onnx)',
+		displayOptions: { show: { modelSource: ['huggingFaceHub'] } },
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				typeOptions: { searchListMethod: 'searchModels', searchable: true },
+			},
+			{
+				displayName: 'By ID',
+				name: 'id',
+				type: 'string',
+				placeholder: 'e.g. Xenova/ast-finetuned-speech-commands-v2',
+				validation: [
+					{
+						type: 'regex',
+						properties: { regex: '[\\w.-]+/[\\w.-]+', errorMessage: 'Use organisation/name' },
+					},
+				],
+			},
+			{
+				displayName: 'By URL',
+				name: 'url',
+				type: 'string',
+				placeholder: 'e.g. https://huggingface.co/Xenova/ast-finetuned-speech-commands-v2',
+				extractValue: { type: 'regex', regex: '^https?://[^/]+/([\\w.-]+/[\\w.-]+)' },
+				validation: [
+					{
+						type: 'regex',
+						// n8n anchors validation regexes (^...$): allow /tree/<rev> etc. after the repo
+						properties: { regex: 'https?://[^/]+/[\\w.-]+/[\\w.-]+(/.*)?', errorMessage: 'Not a model URL' },
+					},
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Revision',
+		name: 'revision',
+		type: 'string',
+		default: 'main',
+		description: 'Branch, tag or commit of the model repo',
+		displayOptions: { show: { modelSource: ['huggingFaceHub'] } },
 	},
 	{
 		displayName: 'Model Folder',
@@ -97,6 +153,15 @@ export const properties: INodeProperties[] = [
 		placeholder: 'Add option',
 		default: {},
 		options: [
+			{
+				displayName: 'Cache Folder',
+				name: 'cacheDir',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. /home/node/.cache/huggingface/hub',
+				description:
+					'Where Hub models are kept (huggingface_hub layout, shared with Python tools). Empty: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.',
+			},
 			{
 				displayName: 'Classify All Binary Fields',
 				name: 'allBinaryProperties',
@@ -175,6 +240,14 @@ export const properties: INodeProperties[] = [
 				],
 				default: 'auto',
 				description: 'Which ONNX file of the model folder to load',
+			},
+			{
+				displayName: 'Offline Mode',
+				name: 'offline',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to use only models already in the cache, never the network (also turned on by HF_HUB_OFFLINE=1)',
 			},
 			{
 				displayName: 'Threads',

@@ -13,8 +13,23 @@ export interface BuiltInModel {
 	default?: boolean;
 }
 
+/** A Hub repo known to have an ONNX export in the layout the node reads. */
+export interface HubCatalogEntry {
+	id: string;
+	task: string;
+	useCase: string;
+	architecture: string;
+	labels: number | null;
+	samplingRate: number;
+	sizes: Record<string, string> | null;
+	license: string;
+	/** Public page that shows the repo and its onnx/ files. */
+	source: string;
+}
+
 interface Catalog {
 	builtIn: BuiltInModel[];
+	hub: HubCatalogEntry[];
 }
 
 /** models/ sits next to src/ in the repo and next to dist/src/ after the build. */
@@ -28,6 +43,10 @@ export function readCatalog(dir = modelsDir()): Catalog {
 
 export function builtInModels(): BuiltInModel[] {
 	return readCatalog().builtIn;
+}
+
+export function hubCatalog(): HubCatalogEntry[] {
+	return readCatalog().hub ?? [];
 }
 
 export function resolveBuiltIn(id: string): { dir: string; model: BuiltInModel } {

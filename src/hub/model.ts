@@ -1,0 +1,146 @@
+/**
+ * A whole model from the Hub: only the files the node needs (config.json,
+ * preprocessor_config.json, the chosen onnx/model*.onnx and its external
+ * weights), into the shared cache; returns the snapshot folder, which then
+ * loads like any local model folder.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+import { AUTO_ORDER, type DtypeChoice, variantFileName } from '../model/variants';
+import { RepoCache } from './cache';
+import { fetchMetadata, httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
+import { HubError } from './errors';
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+export function resolveHubAccess(credential?: { accessToken?: string; endpoint?: string }): HubAccess {
+	const endpoint = (credential?.endpoint || process.env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+	const token = credential?.accessToken || process.env.HF_TOKEN || process.env.HUGGING_FACE_HUB_TOKEN || undefined;
+	return { endpoint, token };
+}
+
+export function offlineFromEnv(): boolean {
+	return /^(1|true|yes|on)$/i.test(process.env.HF_HUB_OFFLINE ?? '');
+}
+
+export function isRepoId(value: string): boolean {
+	return /^[\w.-]+\/[\w.-]+$/.test(value) && !value.includes('..');
+}
+
+export interface HubModelRequest extends HubAccess {
+	repoId: string;
+	revision: string;
+	dtype: DtypeChoice;
+	cacheDir: string;
+	offline?: boolean;
+	timeoutMs?: number;
+	signal?: AbortSignal;
+	onProgress?: DownloadOptions['onProgress'];
+}
+
+async function listRepoFiles(r: HubModelRequest): Promise<string[]> {
+	const url = `${r.endpoint}/api/models/${r.repoId}/revision/${encodeURIComponent(r.revision)}`;
+	let res: Response;
+	try {
+		res = await fetch(url, {
+			headers: r.token ? { authorization: `Bearer ${r.token}` } : {},
+			signal: AbortSignal.timeout(r.timeoutMs ?? 30_000),
+		});
+	} catch (error) {
+		throw networkError(error, r);
+	}
+	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), `${r.repoId}@${r.revision}`, r);
+	const info = (await res.json()) as { siblings?: Array<{ rfilename: string }> };
+	return (info.siblings ?? []).map((s) => s.rfilename);
+}
+
+function listCachedFiles(r: HubModelRequest): string[] {
+	const cache = new RepoCache(r.cacheDir, r.repoId);
+	const commit = cache.commitFor(r.revision);
+	if (!commit) return [];
+	const dir = cache.snapshotDir(commit);
+	const out: string[] = [];
+	for (const sub of ['', 'onnx']) {
+		const d = path.join(dir, sub);
+		if (existsSync(d)) for (const f of readdirSync(d)) out.push(sub ? `${sub}/${f}` : f);
+	}
+	return out;
+}
+
+/** The ONNX file for the dtype, and its external-data files. */
+export function chooseOnnxFiles(files: string[], dtype: DtypeChoice, repoId: string): string[] {
+	const order = dtype === 'auto' ? AUTO_ORDER : [dtype];
+	for (const d of order) {
+		for (const candidate of [`onnx/${variantFileName(d)}`, variantFileName(d)]) {
+			if (files.includes(candidate)) {
+				const data = files.filter((f) => f === `${candidate}_data` || f.startsWith(`${candidate}_data_`));
+				return [candidate, ...data];
+			}
+		}
+	}
+	const onnx = files.filter((f) => f.endsWith('.onnx'));
+	throw new HubError(
+		dtype === 'auto'
+			? `${repoId} has no ONNX weights (no onnx/model*.onnx)`
+			: `${repoId} has no ${dtype} variant (onnx/${variantFileName(dtype)})`,
+		onnx.length
+			? `Its ONNX files: ${onnx.join(', ')}. Set "Model File Variant" to one of them, or to "Auto".`
+			: 'Pick a repo with ONNX exports (from the list: Xenova/ and onnx-community/ repos have them), or export this model with Optimum and upload it.',
+	);
+}
+
+export async function downloadHubModel(r: HubModelRequest): Promise<string> {
+	if (!isRepoId(r.repoId)) {
+		throw new HubError(`"${r.repoId}" is not a Hub model ID`, 'Use the form organisation/name, e.g. Xenova/ast-finetuned-speech-commands-v2.');
+	}
+	const files = r.offline ? listCachedFiles(r) : await listRepoFiles(r);
+	if (r.offline && files.length === 0) {
+		throw new HubError(
+			`Offline mode: ${r.repoId}@${r.revision} is not in the cache (${r.cacheDir})`,
+			`Run once with network access (or "huggingface-cli download ${r.repoId} config.json preprocessor_config.json onnx/model.onnx"), or turn off Offline Mode / HF_HUB_OFFLINE.`,
+		);
+	}
+	const needed = ['config.json', 'preprocessor_config.json', ...chooseOnnxFiles(files, r.dtype, r.repoId)];
+	let snapshotFile = '';
+	for (const file of needed) {
+		if (!r.offline && !files.includes(file)) {
+			throw new HubError(`${r.repoId} has no ${file}`, 'The node needs config.json, preprocessor_config.json and onnx/model*.onnx, as Optimum exports them.');
+		}
+		snapshotFile = await hubDownload({ ...r, file });
+	}
+	// snapshots/<commit>/<last file> -> snapshots/<commit>
+	const last = path.join(...needed[needed.length - 1].split('/'));
+	return snapshotFile.slice(0, snapshotFile.length - last.length - 1);
+}
+
+export interface HubModelHit {
+	id: string;
+	downloads?: number;
+}
+
+export async function searchHubModels(access: HubAccess, query: string, limit = 30): Promise<HubModelHit[]> {
+	const params = new URLSearchParams({
+		pipeline_tag: 'audio-classification',
+		library: 'onnx',
+		sort: 'downloads',
+		direction: '-1',
+		limit: String(limit),
+	});
+	if (query) params.set('search', query);
+	let res: Response;
+	try {
+		res = await fetch(`${access.endpoint}/api/models?${params}`, {
+			headers: access.token ? { authorization: `Bearer ${access.token}` } : {},
+			signal: AbortSignal.timeout(15_000),
+		});
+	} catch (error) {
+		throw networkError(error, access);
+	}
+	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), 'the model search', { ...access, repoId: '' });
+	return ((await res.json()) as Array<{ id?: string; modelId?: string; downloads?: number }>)
+		.map((m) => ({ id: m.id ?? m.modelId ?? '', downloads: m.downloads }))
+		.filter((m) => m.id);
+}
+
+export { fetchMetadata };
