@@ -59,6 +59,12 @@ describe('in-process WAV decoding (no ffmpeg)', () => {
 		await expect(decodeAudio(Buffer.alloc(0), withoutFfmpeg)).rejects.toThrow(/empty \(0 bytes\)/);
 		const wav = audio('speech-16k-mono-s16.wav');
 		await expect(decodeAudio(wav.subarray(0, 20), withoutFfmpeg)).rejects.toThrow(AudioDecodeError);
+		const badAlign = Buffer.from(wav);
+		badAlign.writeUInt16LE(1, 32); // block align 1 < 2 bytes per frame
+		await expect(decodeAudio(badAlign, withoutFfmpeg)).rejects.toThrow(/block size/);
+		const badRate = Buffer.from(wav);
+		badRate.writeUInt32LE(4_000_000_000, 24);
+		await expect(decodeAudio(badRate, withoutFfmpeg)).rejects.toThrow(/sample rate of 4000000000 Hz/);
 		// header intact, data cut short: decodes what is there
 		const cut = await decodeAudio(wav.subarray(0, 44 + 16000), withoutFfmpeg);
 		expect(cut.samples.length).toBe(8000);

@@ -82,10 +82,11 @@ export function decodeWav(buffer: Buffer): PcmAudio {
 	if (dataStart < 0) throw invalid('it has no "data" chunk');
 	const { format, channels, sampleRate, bitsPerSample } = fmt;
 	if (channels < 1) throw invalid('it declares 0 channels');
-	if (sampleRate < 1) throw invalid('it declares a sample rate of 0');
+	if (sampleRate < 1 || sampleRate > 768_000) throw invalid(`it declares a sample rate of ${sampleRate} Hz`);
 	const bytes = bitsPerSample / 8;
 	const read = sampleReader(format, bitsPerSample);
 	const blockAlign = fmt.blockAlign || bytes * channels;
+	if (blockAlign < bytes * channels) throw invalid(`its block size (${blockAlign}) is smaller than one frame of samples`);
 	const frames = Math.floor(dataSize / blockAlign);
 	const out = Array.from({ length: channels }, () => new Float32Array(frames));
 	for (let i = 0; i < frames; i++) {
