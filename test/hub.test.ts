@@ -259,3 +259,22 @@ it('searches the Hub for audio-classification models with ONNX weights', async (
 	const req = hub.requests.find((r) => r.url === '/api/models')!;
 	expect(req).toBeDefined();
 });
+
+it('maps a full disk to an actionable error', async () => {
+	const { networkError } = await import('../src/hub/download');
+	const e = networkError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), { endpoint: hub.url });
+	expect(e.message).toMatch(/disk is full/);
+	expect(e.hint).toMatch(/Cache Folder option \(or HF_HOME\)/);
+});
+
+it('every curated Hub entry names its repo, task, rate, license and a public source for its layout', async () => {
+	const { hubCatalog } = await import('../src/model/catalog');
+	const entries = hubCatalog();
+	expect(entries.length).toBeGreaterThanOrEqual(5);
+	for (const m of entries) {
+		expect(m.id).toMatch(/^[\w.-]+\/[\w.-]+$/);
+		expect(m.source).toContain(`huggingface.co/${m.id}`);
+		expect(m.samplingRate).toBe(16000);
+		expect(m.task && m.useCase && m.license && m.architecture).toBeTruthy();
+	}
+});
