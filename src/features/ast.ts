@@ -5,7 +5,7 @@
  * (x - mean) / (2 * std).
  */
 import { fftOfSize } from './fft';
-import { kaldiMelBanks } from './mel';
+import { applyFilter, kaldiMelBanks, sparsify } from './mel';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const FRAME_LENGTH = 400; // 25 ms at 16 kHz
@@ -18,7 +18,7 @@ export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
 	const padded = 2 ** Math.ceil(Math.log2(frameLength));
 	const frames = samples.length < frameLength ? 0 : 1 + Math.floor((samples.length - frameLength) / frameShift);
-	const banks = kaldiMelBanks(numMelBins, padded, sampleRate);
+	const banks = sparsify(kaldiMelBanks(numMelBins, padded, sampleRate));
 	const window = new Float64Array(frameLength);
 	for (let i = 0; i < frameLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1));
 	const fft = fftOfSize(padded);
@@ -37,12 +37,7 @@ export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins
 		frame.fill(0, frameLength);
 		fft.powerSpectrum(frame, power);
 		const row = new Float32Array(numMelBins);
-		for (let b = 0; b < numMelBins; b++) {
-			const bank = banks[b];
-			let e = 0;
-			for (let k = 0; k < bank.length; k++) e += bank[k] * power[k];
-			row[b] = Math.log(Math.max(e, LOG_FLOOR));
-		}
+		for (let b = 0; b < numMelBins; b++) row[b] = Math.log(Math.max(applyFilter(banks[b], power), LOG_FLOOR));
 		out.push(row);
 	}
 	return out;

@@ -1,5 +1,29 @@
 /** Mel filter banks, laid out [numMelBins][numFftBins]. */
 
+/** One filter's non-zero span: applying it touches only these bins. */
+export interface SparseFilter {
+	start: number;
+	weights: Float64Array;
+}
+
+/** Each triangular filter covers a few bins: skip the zeros (most of the mel products; the FFT dominates the rest). */
+export function sparsify(banks: Float64Array[]): SparseFilter[] {
+	return banks.map((row) => {
+		let start = 0;
+		while (start < row.length && row[start] === 0) start++;
+		let end = row.length;
+		while (end > start && row[end - 1] === 0) end--;
+		return { start, weights: row.slice(start, end) };
+	});
+}
+
+export function applyFilter(filter: SparseFilter, power: Float64Array): number {
+	let e = 0;
+	const { start, weights } = filter;
+	for (let k = 0; k < weights.length; k++) e += weights[k] * power[start + k];
+	return e;
+}
+
 /** Kaldi's banks as torchaudio.compliance.kaldi builds them (mel = 1127 ln(1 + f/700)). */
 export function kaldiMelBanks(
 	numMelBins: number,

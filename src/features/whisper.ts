@@ -4,7 +4,7 @@
  * trimmed to 30 s, last frame dropped, floor at max - 8, then (x + 4) / 4.
  */
 import { fftOfSize } from './fft';
-import { slaneyMelBanks } from './mel';
+import { applyFilter, slaneyMelBanks, sparsify } from './mel';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const MEL_FLOOR = 1e-10;
@@ -29,7 +29,7 @@ export const whisperFeatureExtractor: FeatureExtractor = {
 		};
 		const frames = 1 + Math.floor(nSamples / hop) - 1; // Whisper drops the last frame
 		const bins = half + 1;
-		const banks = slaneyMelBanks(nMels, bins, sampleRate, 0, 8000);
+		const banks = sparsify(slaneyMelBanks(nMels, bins, sampleRate, 0, 8000));
 		const window = new Float64Array(nFft);
 		for (let i = 0; i < nFft; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / nFft);
 		const fft = fftOfSize(nFft);
@@ -42,10 +42,7 @@ export const whisperFeatureExtractor: FeatureExtractor = {
 			for (let i = 0; i < nFft; i++) frame[i] = reflect(start + i) * window[i];
 			fft.powerSpectrum(frame, power);
 			for (let m = 0; m < nMels; m++) {
-				const bank = banks[m];
-				let e = 0;
-				for (let k = 0; k < bins; k++) e += bank[k] * power[k];
-				const v = Math.log10(Math.max(e, MEL_FLOOR));
+				const v = Math.log10(Math.max(applyFilter(banks[m], power), MEL_FLOOR));
 				logMel[m * frames + t] = v;
 				if (v > max) max = v;
 			}
