@@ -61,6 +61,77 @@ export class Fft {
 		}
 		// Combine p interleaved sub-transforms: X[k + q*m] = sum_r W_n^{r(k+qm)} Y_r[k].
 		const step = this.size / n;
+		if (p === 2) this.butterfly2(outRe, outIm, outOffset, m, step);
+		else if (p === 4) this.butterfly4(outRe, outIm, outOffset, m, step);
+		else this.butterflyGeneric(outRe, outIm, outOffset, m, p, n, step);
+	}
+
+	private butterfly2(re: Float64Array, im: Float64Array, o: number, m: number, step: number): void {
+		for (let k = 0; k < m; k++) {
+			const c = this.cos[k * step];
+			const s = this.sin[k * step];
+			const a = o + k;
+			const b = a + m;
+			const tRe = re[b] * c - im[b] * s;
+			const tIm = re[b] * s + im[b] * c;
+			re[b] = re[a] - tRe;
+			im[b] = im[a] - tIm;
+			re[a] += tRe;
+			im[a] += tIm;
+		}
+	}
+
+	private butterfly4(re: Float64Array, im: Float64Array, o: number, m: number, step: number): void {
+		for (let k = 0; k < m; k++) {
+			const i0 = o + k;
+			const i1 = i0 + m;
+			const i2 = i1 + m;
+			const i3 = i2 + m;
+			// twiddle inputs 1..3 by W^{rk}
+			const c1 = this.cos[k * step];
+			const s1 = this.sin[k * step];
+			const c2 = this.cos[2 * k * step];
+			const s2 = this.sin[2 * k * step];
+			const c3 = this.cos[3 * k * step];
+			const s3 = this.sin[3 * k * step];
+			const aRe = re[i0];
+			const aIm = im[i0];
+			const bRe = re[i1] * c1 - im[i1] * s1;
+			const bIm = re[i1] * s1 + im[i1] * c1;
+			const cRe = re[i2] * c2 - im[i2] * s2;
+			const cIm = re[i2] * s2 + im[i2] * c2;
+			const dRe = re[i3] * c3 - im[i3] * s3;
+			const dIm = re[i3] * s3 + im[i3] * c3;
+			// 4-point DFT with W_4 = -i
+			const sumAcRe = aRe + cRe;
+			const sumAcIm = aIm + cIm;
+			const difAcRe = aRe - cRe;
+			const difAcIm = aIm - cIm;
+			const sumBdRe = bRe + dRe;
+			const sumBdIm = bIm + dIm;
+			const difBdRe = bRe - dRe;
+			const difBdIm = bIm - dIm;
+			re[i0] = sumAcRe + sumBdRe;
+			im[i0] = sumAcIm + sumBdIm;
+			re[i2] = sumAcRe - sumBdRe;
+			im[i2] = sumAcIm - sumBdIm;
+			// q=1: a - i b - c + i d = difAc - i difBd ; q=3: difAc + i difBd
+			re[i1] = difAcRe + difBdIm;
+			im[i1] = difAcIm - difBdRe;
+			re[i3] = difAcRe - difBdIm;
+			im[i3] = difAcIm + difBdRe;
+		}
+	}
+
+	private butterflyGeneric(
+		outRe: Float64Array,
+		outIm: Float64Array,
+		outOffset: number,
+		m: number,
+		p: number,
+		n: number,
+		step: number,
+	): void {
 		const yRe = this.scratchRe;
 		const yIm = this.scratchIm;
 		for (let k = 0; k < m; k++) {
