@@ -20,6 +20,29 @@ async function login(page: Page, baseUrl: string): Promise<void> {
 	if (!res.ok()) throw new Error(`login failed: ${res.status()} ${await res.text()}`);
 }
 
+/**
+ * The Hub source's From List, as the editor asks n8n for it. This machine has
+ * no route to the Hub, so the live search fails and the curated catalog must
+ * still come back.
+ */
+async function checkHubModelList(page: Page, baseUrl: string): Promise<void> {
+	const res = await page.request.post(`${baseUrl}/rest/dynamic-node-parameters/resource-locator-results`, {
+		data: {
+			path: 'parameters.model',
+			nodeTypeAndVersion: { name: 'n8n-nodes-audio-classification.audioClassification', version: 1 },
+			currentNodeParameters: { modelSource: 'huggingFaceHub' },
+			methodName: 'searchModels',
+			filter: 'command',
+		},
+	});
+	if (!res.ok()) throw new Error(`model list request failed: ${res.status()} ${await res.text()}`);
+	const body = (await res.json()) as { data: { results: Array<{ value: string }> } };
+	const values = body.data.results.map((r) => r.value);
+	if (!values.includes('Xenova/ast-finetuned-speech-commands-v2')) {
+		throw new Error(`the model list lacks the curated commands model: ${JSON.stringify(values)}`);
+	}
+}
+
 export async function checkEditor(baseUrl: string, workflowId: string): Promise<void> {
 	mkdirSync(DOCS, { recursive: true });
 	const browser = await chromium.launch({
@@ -39,6 +62,7 @@ export async function checkEditor(baseUrl: string, workflowId: string): Promise<
 		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
 		const page = await context.newPage();
 		await login(page, baseUrl);
+		await checkHubModelList(page, baseUrl);
 		await page.goto(`${baseUrl}/workflow/${workflowId}`);
 		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Audio Classification' });
 		await node.first().waitFor({ timeout: 60_000 });

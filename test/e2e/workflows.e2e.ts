@@ -93,7 +93,7 @@ describe('example 3: webhook upload answered with the labels (n8n start)', () =>
 		expect(badBody.error).toMatch(/item 0, binary field "data"/);
 	});
 
-	it('the editor loads the node, renders its parameters and shows labels after a test run', async () => {
+	it('the editor loads the node, lists Hub models, renders its parameters and shows labels after a test run', async () => {
 		expect(server).toBeDefined();
 		await checkEditor(`http://127.0.0.1:${port}`, 'exampleRouter001');
 	});
