@@ -246,7 +246,10 @@ def main():
     print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands, "
           f"{len(d['unk_train'])}+{len(d['synth_train'])} unknown, ({time.time() - t0:.0f}s)", flush=True)
     model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_real_weight)
-    torch.save(model.state_dict(), os.path.join(args.out, "..", f"{os.path.basename(args.out)}.pt"))
+    checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
+    os.makedirs(checkpoints, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(
+        checkpoints, f"seed{args.seed}-e{args.epochs}-snr{args.snr_min:g}-unk{args.unknown_real_weight}.pt"))
     exp = export(model, args.out)
     val = validation_set(d)
     metrics = {
