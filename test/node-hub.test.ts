@@ -68,4 +68,7 @@ it('an unknown repo fails per item with the fix, and continueOnFail keeps going'
 	expect(items).toHaveLength(2);
 	expect(items[0].json.error).toMatch(/The repo test-org\/missing does not exist \(or is private\) \(HTTP 404\) \(item 0\)/);
 	expect(items[1].json.hint).toMatch(/ONNX exports/);
+	expect(items[1].json.error).toMatch(/\(item 1\)/);
+	// the failed lookup is remembered for the execution, not repeated per item
+	expect(hub.requests.filter((r) => r.url.startsWith('/api/models/test-org/missing'))).toHaveLength(1);
 });

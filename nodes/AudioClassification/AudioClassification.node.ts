@@ -65,7 +65,7 @@ export class AudioClassification implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const items = this.getInputData();
 		const out: INodeExecutionData[] = [];
-		const specs = new Map<string, ModelSpec>();
+		const specs = new Map<string, ModelSpec | Error>();
 		const signal = this.getExecutionCancelSignal?.();
 		let fallbackLogged = false;
 
@@ -127,7 +127,7 @@ async function modelFor(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
 	options: NodeOptions,
-	cache: Map<string, ModelSpec>,
+	cache: Map<string, ModelSpec | Error>,
 ): Promise<ModelSpec> {
 	const dtype = options.dtype ?? 'auto';
 	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
@@ -138,8 +138,11 @@ async function modelFor(
 		ref = `${model}@${ctx.getNodeParameter('revision', itemIndex, 'main') as string}`;
 	} else ref = ctx.getNodeParameter('builtInModel', itemIndex) as string;
 	const key = `${source}\u0000${ref}\u0000${dtype}`;
-	let spec = cache.get(key);
-	if (!spec) {
+	const cached = cache.get(key);
+	if (cached instanceof Error) throw cached; // one failed load (e.g. Hub unreachable) is not retried per item
+	if (cached) return cached;
+	let spec: ModelSpec;
+	try {
 		if (source === 'localFolder') {
 			if (!ref) {
 				throw new NodeOperationError(ctx.getNode(), 'Model Folder is empty', {
@@ -155,8 +158,11 @@ async function modelFor(
 			const { dir, model } = resolveBuiltIn(ref);
 			spec = loadModelSpec(dir, dtype, model.id);
 		}
-		cache.set(key, spec);
+	} catch (error) {
+		cache.set(key, error as Error);
+		throw error;
 	}
+	cache.set(key, spec);
 	return spec;
 }
 
