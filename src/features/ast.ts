@@ -5,7 +5,7 @@
  * (x - mean) / (2 * std).
  */
 import { fftOfSize } from './fft';
-import { applyFilter, kaldiMelBanks, sparsify } from './mel';
+import { applyFilter, cachedTable, kaldiMelBanks, sparsify } from './mel';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const FRAME_LENGTH = 400; // 25 ms at 16 kHz
@@ -18,9 +18,11 @@ export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
 	const padded = 2 ** Math.ceil(Math.log2(frameLength));
 	const frames = samples.length < frameLength ? 0 : 1 + Math.floor((samples.length - frameLength) / frameShift);
-	const banks = sparsify(kaldiMelBanks(numMelBins, padded, sampleRate));
-	const window = new Float64Array(frameLength);
-	for (let i = 0; i < frameLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1));
+	const { banks, window } = cachedTable(`kaldi:${numMelBins}:${padded}:${sampleRate}:${frameLength}`, () => {
+		const hann = new Float64Array(frameLength); // Kaldi's "hanning" is the symmetric window
+		for (let i = 0; i < frameLength; i++) hann[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1));
+		return { banks: sparsify(kaldiMelBanks(numMelBins, padded, sampleRate)), window: hann };
+	});
 	const fft = fftOfSize(padded);
 	const frame = new Float64Array(padded);
 	const power = new Float64Array(padded / 2 + 1);

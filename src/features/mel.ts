@@ -1,5 +1,17 @@
 /** Mel filter banks, laid out [numMelBins][numFftBins]. */
 
+const tables = new Map<string, unknown>();
+
+/** Filter banks and windows depend only on the config: build them once, not per item. */
+export function cachedTable<T>(key: string, build: () => T): T {
+	let table = tables.get(key) as T | undefined;
+	if (table === undefined) {
+		table = build();
+		tables.set(key, table);
+	}
+	return table;
+}
+
 /** One filter's non-zero span: applying it touches only these bins. */
 export interface SparseFilter {
 	start: number;

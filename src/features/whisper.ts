@@ -4,7 +4,7 @@
  * trimmed to 30 s, last frame dropped, floor at max - 8, then (x + 4) / 4.
  */
 import { fftOfSize } from './fft';
-import { applyFilter, slaneyMelBanks, sparsify } from './mel';
+import { applyFilter, cachedTable, slaneyMelBanks, sparsify } from './mel';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const MEL_FLOOR = 1e-10;
@@ -27,11 +27,13 @@ export const whisperFeatureExtractor: FeatureExtractor = {
 			if (i >= nSamples) return wave[2 * (nSamples - 1) - i];
 			return wave[i];
 		};
-		const frames = 1 + Math.floor(nSamples / hop) - 1; // Whisper drops the last frame
+		const frames = Math.floor(nSamples / hop); // centred STFT gives one more; Whisper drops the last
 		const bins = half + 1;
-		const banks = sparsify(slaneyMelBanks(nMels, bins, sampleRate, 0, 8000));
-		const window = new Float64Array(nFft);
-		for (let i = 0; i < nFft; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / nFft);
+		const { banks, window } = cachedTable(`whisper:${nMels}:${nFft}:${sampleRate}`, () => {
+			const hann = new Float64Array(nFft); // periodic Hann, as numpy's hanning(n + 1)[:-1]
+			for (let i = 0; i < nFft; i++) hann[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / nFft);
+			return { banks: sparsify(slaneyMelBanks(nMels, bins, sampleRate, 0, 8000)), window: hann };
+		});
 		const fft = fftOfSize(nFft);
 		const frame = new Float64Array(nFft);
 		const power = new Float64Array(bins);
