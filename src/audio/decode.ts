@@ -6,7 +6,7 @@
 import { AudioDecodeError } from '../errors';
 import { decodeWithFfmpeg, locateFfmpeg } from './ffmpeg';
 import { resample } from './resample';
-import { decodeWav, downmixToMono, isWav } from './wav';
+import { decodeWav, downmixToMono, isWav, wavChannelCount } from './wav';
 
 export interface DecodeOptions {
 	samplingRate: number;
@@ -53,8 +53,7 @@ export async function decodeAudio(input: Buffer, options: DecodeOptions): Promis
 
 /** Multichannel WAV goes to ffmpeg when we can, for ffmpeg's exact down-mix matrix. */
 function needsFfmpeg(input: Buffer, ffmpegPath?: string): boolean {
-	const channels = peekWavChannels(input);
-	if (channels <= 2) return false;
+	if (wavChannelCount(input) <= 2) return false; // a broken header throws decodeWav's own error
 	try {
 		locateFfmpeg(ffmpegPath);
 		return true;
@@ -63,14 +62,3 @@ function needsFfmpeg(input: Buffer, ffmpegPath?: string): boolean {
 	}
 }
 
-function peekWavChannels(input: Buffer): number {
-	let offset = 12;
-	while (offset + 8 <= input.length) {
-		const size = input.readUInt32LE(offset + 4);
-		if (input.toString('ascii', offset, offset + 4) === 'fmt ' && offset + 12 <= input.length) {
-			return input.readUInt16LE(offset + 10);
-		}
-		offset += 8 + size + (size % 2);
-	}
-	return 1;
-}

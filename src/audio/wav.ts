@@ -56,10 +56,15 @@ function invalid(why: string): AudioDecodeError {
 	);
 }
 
-export function decodeWav(buffer: Buffer): PcmAudio {
+interface WavLayout {
+	fmt: WavFormat;
+	dataStart: number;
+	dataSize: number;
+}
+
+/** Walks the RIFF chunks to the "fmt " and "data" chunks. */
+function readLayout(buffer: Buffer): WavLayout {
 	let fmt: WavFormat | undefined;
-	let dataStart = -1;
-	let dataSize = 0;
 	let offset = 12;
 	while (offset + 8 <= buffer.length) {
 		const id = buffer.toString('ascii', offset, offset + 4);
@@ -69,17 +74,24 @@ export function decodeWav(buffer: Buffer): PcmAudio {
 			if (body + Math.min(size, 16) > buffer.length) throw invalid('it ends inside its "fmt " chunk');
 			fmt = readFormat(buffer, body, size);
 		} else if (id === 'data') {
-			dataStart = body;
+			if (!fmt) break;
 			// Streamed WAVs (ffmpeg to a pipe, some recorders) leave the size 0 or
 			// 0xFFFFFFFF; a truncated upload declares more than it has.
 			const rest = buffer.length - body;
-			dataSize = size === 0 || size === 0xffffffff || size > rest ? rest : size;
-			break;
+			return { fmt, dataStart: body, dataSize: size === 0 || size === 0xffffffff || size > rest ? rest : size };
 		}
 		offset = body + size + (size % 2); // chunks are word-aligned
 	}
-	if (!fmt) throw invalid('it has no "fmt " chunk');
-	if (dataStart < 0) throw invalid('it has no "data" chunk');
+	throw invalid(fmt ? 'it has no "data" chunk' : 'it has no "fmt " chunk');
+}
+
+/** Channel count from the header alone (decode.ts routes >2 channels to ffmpeg). */
+export function wavChannelCount(buffer: Buffer): number {
+	return readLayout(buffer).fmt.channels;
+}
+
+export function decodeWav(buffer: Buffer): PcmAudio {
+	const { fmt, dataStart, dataSize } = readLayout(buffer);
 	const { format, channels, sampleRate, bitsPerSample } = fmt;
 	if (channels < 1) throw invalid('it declares 0 channels');
 	if (sampleRate < 1 || sampleRate > 768_000) throw invalid(`it declares a sample rate of ${sampleRate} Hz`);
