@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { AUTO_ORDER, type DtypeChoice, variantFileName } from '../model/variants';
 import { RepoCache } from './cache';
-import { fetchMetadata, httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
+import { httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
 import { HubError } from './errors';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -39,19 +39,29 @@ export interface HubModelRequest extends HubAccess {
 	onProgress?: DownloadOptions['onProgress'];
 }
 
-async function listRepoFiles(r: HubModelRequest): Promise<string[]> {
-	const url = `${r.endpoint}/api/models/${r.repoId}/revision/${encodeURIComponent(r.revision)}`;
+/** GET a Hub API path as JSON, with the same error mapping as downloads. */
+async function getApiJson<T>(access: HubAccess, apiPath: string, what: string, repoId: string, timeoutMs: number): Promise<T> {
 	let res: Response;
 	try {
-		res = await fetch(url, {
-			headers: r.token ? { authorization: `Bearer ${r.token}` } : {},
-			signal: AbortSignal.timeout(r.timeoutMs ?? 30_000),
+		res = await fetch(`${access.endpoint}${apiPath}`, {
+			headers: access.token ? { authorization: `Bearer ${access.token}` } : {},
+			signal: AbortSignal.timeout(timeoutMs),
 		});
 	} catch (error) {
-		throw networkError(error, r);
+		throw networkError(error, access);
 	}
-	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), `${r.repoId}@${r.revision}`, r);
-	const info = (await res.json()) as { siblings?: Array<{ rfilename: string }> };
+	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), what, { ...access, repoId });
+	return (await res.json()) as T;
+}
+
+async function listRepoFiles(r: HubModelRequest): Promise<string[]> {
+	const info = await getApiJson<{ siblings?: Array<{ rfilename: string }> }>(
+		r,
+		`/api/models/${r.repoId}/revision/${encodeURIComponent(r.revision)}`,
+		`${r.repoId}@${r.revision}`,
+		r.repoId,
+		r.timeoutMs ?? 30_000,
+	);
 	return (info.siblings ?? []).map((s) => s.rfilename);
 }
 
@@ -128,19 +138,15 @@ export async function searchHubModels(access: HubAccess, query: string, limit = 
 		limit: String(limit),
 	});
 	if (query) params.set('search', query);
-	let res: Response;
-	try {
-		res = await fetch(`${access.endpoint}/api/models?${params}`, {
-			headers: access.token ? { authorization: `Bearer ${access.token}` } : {},
-			signal: AbortSignal.timeout(15_000),
-		});
-	} catch (error) {
-		throw networkError(error, access);
-	}
-	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), 'the model search', { ...access, repoId: '' });
-	return ((await res.json()) as Array<{ id?: string; modelId?: string; downloads?: number }>)
+	const hits = await getApiJson<Array<{ id?: string; modelId?: string; downloads?: number }>>(
+		access,
+		`/api/models?${params}`,
+		'the model search',
+		'',
+		15_000,
+	);
+	return hits
 		.map((m) => ({ id: m.id ?? m.modelId ?? '', downloads: m.downloads }))
 		.filter((m) => m.id);
 }
 
-export { fetchMetadata };
