@@ -10,9 +10,14 @@ function copyCodex() {
 	return src('nodes/**/*.node.json', { base: '.' }).pipe(dest('dist'));
 }
 
+// The ONNX Runtime worker is plain JavaScript (it runs unchanged from src/ under ts-jest).
+function copyWorker() {
+	return src('src/**/*.js', { base: '.' }).pipe(dest('dist'));
+}
+
 function copyModels() {
 	// encoding: false keeps binary ONNX files byte-exact (gulp 5 decodes to UTF-8 otherwise).
 	return src('models/**/*', { base: '.', encoding: false }).pipe(dest('dist'));
 }
 
-exports['build:assets'] = parallel(copyIcons, copyCodex, copyModels);
+exports['build:assets'] = parallel(copyIcons, copyCodex, copyModels, copyWorker);

@@ -24,7 +24,7 @@ export class FfmpegNotFoundError extends AudioClassificationError {
 		super(
 			'This audio format needs ffmpeg, and no ffmpeg was found',
 			`Looked in: ${tried.join('; ')}. Install ffmpeg (e.g. "apt-get install ffmpeg" or "apk add ffmpeg"), ` +
-				'set the FFMPEG_PATH environment variable, or set the node option "FFmpeg Path". ' +
+				'or set the FFMPEG_PATH environment variable where n8n runs. ' +
 				'WAV files are decoded without ffmpeg.',
 		);
 		this.tried = tried;
@@ -45,3 +45,27 @@ export class GraphMismatchError extends AudioClassificationError {}
 
 /** The requested execution provider (CUDA, DirectML, CoreML) cannot be used. */
 export class DeviceUnavailableError extends AudioClassificationError {}
+
+/** The input is longer, larger or faster-sampled than the limits allow. */
+export class AudioLimitError extends AudioClassificationError {}
+
+/** Running the model on this input would need more memory than the configured budget. */
+export class ResourceLimitError extends AudioClassificationError {}
+
+/** The execution was stopped while this item was being processed. */
+export class CancelledError extends AudioClassificationError {
+	constructor() {
+		super('The execution was cancelled', 'The workflow was stopped before this item was finished; run it again.');
+	}
+}
+
+/** The workflow's "FFmpeg Path" names a program the instance has not made available as ffmpeg. */
+export class FfmpegNotAllowedError extends AudioClassificationError {
+	constructor() {
+		super(
+			'The "FFmpeg Path" option does not name an ffmpeg this n8n instance allows',
+			'Where ffmpeg comes from is an instance setting: ask the n8n administrator to set the FFMPEG_PATH environment variable ' +
+				'(or install ffmpeg on PATH), then clear the "FFmpeg Path" option. The option is only accepted when it names that same binary.',
+		);
+	}
+}

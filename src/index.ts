@@ -10,3 +10,4 @@ export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';
 export { classifyAudio, type Classification, type ClassifyOptions } from './pipeline';
 export type { FunctionToApply, LabelScore } from './postprocess';
+export { DEFAULT_MAX_DURATION_S, maxDurationCeiling } from './config';

@@ -3,7 +3,9 @@
  * -> ONNX Runtime -> labels. The node maps parameters to this call.
  */
 import { decodeAudio } from './audio/decode';
+import { CancelledError } from './errors';
 import { getFeatureExtractor } from './features';
+import { checkInferenceBudget } from './inference/budget';
 import type { Device } from './inference/runtime';
 import { runClassifier } from './inference/run';
 import { sessionCache } from './inference/session-cache';
@@ -18,6 +20,8 @@ export interface ClassifyOptions {
 	threads?: number;
 	ffmpegPath?: string;
 	signal?: AbortSignal;
+	/** Longest audio accepted, in seconds (default 600). */
+	maxDuration?: number;
 }
 
 export interface Classification {
@@ -39,11 +43,14 @@ export async function classifyAudio(
 		samplingRate: spec.samplingRate,
 		ffmpegPath: options.ffmpegPath,
 		signal: options.signal,
+		maxDuration: options.maxDuration,
 	});
+	checkInferenceBudget(spec, decoded.samples.length);
 	const features = extractor.extract(decoded.samples, spec.preprocessor);
 	return await sessionCache.use(
 		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads },
 		async (loaded) => {
+			if (options.signal?.aborted) throw new CancelledError();
 			const logits = await runClassifier(loaded.session, features);
 			const labels = postprocess(logits.data, {
 				functionToApply: options.functionToApply,

@@ -1,18 +1,17 @@
 import path from 'node:path';
 
 import { DeviceUnavailableError } from '../src/errors';
-import { loadOrt } from '../src/inference/runtime';
-import { openSession, SessionCache } from '../src/inference/session-cache';
+import { clampThreads, modelBytes, openSession, SessionCache } from '../src/inference/session-cache';
+import type { RemoteSession } from '../src/inference/worker-host';
 import { MODELS } from './helpers/fixtures';
 
 const W2V = path.join(MODELS, 'tiny-wav2vec2', 'onnx', 'model.onnx');
 const AST = path.join(MODELS, 'tiny-ast', 'onnx', 'model.onnx');
 const WHISPER = path.join(MODELS, 'tiny-whisper', 'onnx', 'model.onnx');
 
-async function runsOk(session: import('onnxruntime-node').InferenceSession): Promise<boolean> {
-	const ort = loadOrt();
+async function runsOk(session: RemoteSession): Promise<boolean> {
 	try {
-		await session.run({ input_values: new ort.Tensor('float32', new Float32Array(16000), [1, 16000]) });
+		await session.run({ input_values: { type: 'float32', data: new Float32Array(16000), dims: [1, 16000] } });
 		return true;
 	} catch {
 		return false;
@@ -56,6 +55,56 @@ describe('SessionCache', () => {
 		release();
 		expect(await busy).toBe(true);
 		await cache.clear();
+	});
+
+	it('reuses an evicted session that is still running instead of loading it again', async () => {
+		const cache = new SessionCache(1);
+		let release!: () => void;
+		const gate = new Promise<void>((r) => (release = r));
+		let first: RemoteSession | undefined;
+		const busy = cache.use({ onnxPath: W2V, device: 'cpu' }, async (s) => {
+			first = s.session;
+			await gate;
+		});
+		await new Promise((r) => setTimeout(r, 50));
+		await cache.use({ onnxPath: WHISPER, device: 'cpu' }, async () => undefined); // W2V evicted, still busy
+		const again = await cache.use({ onnxPath: W2V, device: 'cpu' }, async (s) => s.session);
+		expect(again).toBe(first);
+		expect(cache.stats).toEqual({ loads: 2, revived: 1 });
+		release();
+		await busy;
+		expect(await runsOk(again)).toBe(true); // revived: not released when the first user finished
+		await cache.clear();
+	});
+
+	it('keeps the model bytes loaded under its budget, always keeping the one in use', async () => {
+		const w2v = modelBytes(W2V);
+		const ast = modelBytes(AST);
+		expect(w2v).toBeGreaterThan(0);
+		const cache = new SessionCache(10, w2v + ast - 1);
+		await cache.use({ onnxPath: W2V, device: 'cpu' }, async () => undefined);
+		await cache.use({ onnxPath: AST, device: 'cpu' }, async () => undefined); // over budget: W2V goes
+		expect(cache.size).toBe(1);
+		expect(cache.bytes).toBe(ast);
+		const tiny = new SessionCache(10, 1); // smaller than any model: the one in use still loads
+		await tiny.use({ onnxPath: W2V, device: 'cpu' }, async (s) => expect(await runsOk(s.session)).toBe(true));
+		expect(tiny.size).toBe(1);
+		await cache.clear();
+		await tiny.clear();
+	});
+
+	it('counts external weights in a model\'s size', () => {
+		const withData = path.join(MODELS, 'tiny-wavlm-mask', 'onnx', 'model.onnx');
+		const { statSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+		expect(modelBytes(withData)).toBe(statSync(withData).size + statSync(`${withData}_data`).size);
+	});
+
+	it('bounds Threads by the cores of the machine', () => {
+		const cores = require('node:os').availableParallelism();
+		expect(clampThreads(2000)).toBe(cores);
+		expect(clampThreads(0)).toBe(0);
+		expect(clampThreads(-3)).toBe(0);
+		expect(clampThreads(1)).toBe(1);
 	});
 });
 

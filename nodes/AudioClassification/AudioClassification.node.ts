@@ -11,6 +11,8 @@ import { NodeOperationError } from 'n8n-workflow';
 import {
 	AudioClassificationError,
 	classifyAudio,
+	DEFAULT_MAX_DURATION_S,
+	maxDurationCeiling,
 	type Classification,
 	type Device,
 	type DtypeChoice,
@@ -20,6 +22,7 @@ import {
 	resolveBuiltIn,
 } from '../../src';
 import { properties } from './description';
+import { allowedPath, assertModelFilesAllowed } from './helpers/fileAccess';
 import { resolveHubModelDir, searchModels } from './hub';
 
 interface NodeOptions {
@@ -31,6 +34,7 @@ interface NodeOptions {
 	ffmpegPath?: string;
 	functionToApply?: FunctionToApply;
 	keepInputFields?: boolean;
+	maxDuration?: number;
 	minScore?: number;
 	threads?: number;
 }
@@ -70,6 +74,10 @@ export class AudioClassification implements INodeType {
 		let fallbackLogged = false;
 
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+			if (signal?.aborted) {
+				// A stopped execution does no more work; its result is discarded anyway.
+				throw new NodeOperationError(this.getNode(), 'The execution was cancelled', { itemIndex });
+			}
 			let where = `item ${itemIndex}`;
 			try {
 				const options = this.getNodeParameter('options', itemIndex, {}) as NodeOptions;
@@ -90,6 +98,7 @@ export class AudioClassification implements INodeType {
 						device: options.device ?? 'cpu',
 						threads: options.threads || undefined,
 						ffmpegPath: options.ffmpegPath || undefined,
+						maxDuration: maxDurationOf(options),
 						signal,
 					});
 					if (result.fallbackReason && !fallbackLogged) {
@@ -150,9 +159,14 @@ async function modelFor(
 					description: 'Enter the absolute path of a model folder in Hugging Face Hub layout.',
 				});
 			}
-			spec = loadModelSpec(ref, dtype, ref);
+			const dir = await allowedPath(ctx, itemIndex, ref, 'model folder');
+			spec = loadModelSpec(dir, dtype, ref);
+			assertModelFilesAllowed(ctx, itemIndex, spec);
 		} else if (source === 'huggingFaceHub') {
-			const { dir, repoId } = await resolveHubModelDir(ctx, itemIndex, dtype, options);
+			const cacheDir = options.cacheDir?.trim()
+				? await allowedPath(ctx, itemIndex, options.cacheDir.trim(), 'cache folder')
+				: undefined;
+			const { dir, repoId } = await resolveHubModelDir(ctx, itemIndex, dtype, { ...options, cacheDir });
 			spec = loadModelSpec(dir, dtype, repoId);
 		} else {
 			const { dir, model } = resolveBuiltIn(ref);
@@ -205,7 +219,16 @@ function toItems(result: Classification, mode: string, base: IDataObject, contex
 			},
 		];
 	}
+	if (result.labels.length === 0) {
+		// Every label was under Minimum Score: the input still yields one item, so none vanishes.
+		return [{ ...base, label: null, score: null, rank: null, ...context }];
+	}
 	return result.labels.map((l, i) => ({ ...base, label: l.label, score: l.score, rank: i + 1, ...context }));
+}
+
+function maxDurationOf(options: NodeOptions): number {
+	const chosen = options.maxDuration && options.maxDuration > 0 ? options.maxDuration : DEFAULT_MAX_DURATION_S;
+	return Math.min(chosen, maxDurationCeiling());
 }
 
 function toNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number, where: string): NodeOperationError {

@@ -191,7 +191,7 @@ export const properties: INodeProperties[] = [
 				default: '',
 				placeholder: 'e.g. /usr/bin/ffmpeg',
 				description:
-					'FFmpeg binary for formats other than WAV. Empty: FFMPEG_PATH, then the ffmpeg-static package, then ffmpeg on PATH.',
+					'Leave empty. Where ffmpeg comes from is an instance setting: FFMPEG_PATH, then the ffmpeg-static package, then ffmpeg on PATH. A path here is only accepted when it names that same ffmpeg.',
 			},
 			{
 				displayName: 'Function to Apply',
@@ -216,6 +216,15 @@ export const properties: INodeProperties[] = [
 				type: 'boolean',
 				default: false,
 				description: "Whether to copy the input item's JSON fields into every output item",
+			},
+			{
+				displayName: 'Max Duration (Seconds)',
+				name: 'maxDuration',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 600,
+				description:
+					'Longest audio accepted; longer files are refused before they are decoded. Classification reads the whole clip at once, so memory grows with this.',
 			},
 			{
 				displayName: 'Minimum Score',

@@ -3,6 +3,8 @@ import type { IDataObject, INode, INodeExecutionData, INodeParameters, INodeType
 export interface HarnessFile {
 	path?: string;
 	field?: string;
+	/** File name given to the binary (default: the path's base name). */
+	fileName?: string;
 	json?: IDataObject;
 }
 

@@ -32,7 +32,7 @@ class ReadAudioFiles {
 				out.push({ json: (entry && entry.json) || { note: 'no binary' } });
 				continue;
 			}
-			const data = await this.helpers.prepareBinaryData(readFileSync(entry.path), path.basename(entry.path));
+			const data = await this.helpers.prepareBinaryData(readFileSync(entry.path), entry.fileName || path.basename(entry.path));
 			out.push({
 				json: entry.json || { source: path.basename(entry.path) },
 				binary: { [entry.field || 'data']: data },

@@ -3,16 +3,17 @@
  * `ffmpeg_read` does it: `ffmpeg -i pipe:0 -ac 1 -ar SR -f f32le pipe:1`.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { AudioDecodeError, FfmpegNotFoundError } from '../errors';
+import { ffmpegPathFromEnv, ffmpegTimeoutMs } from '../config';
+import { AudioDecodeError, CancelledError, FfmpegNotAllowedError, FfmpegNotFoundError } from '../errors';
 
 export interface FfmpegLocation {
 	path: string;
-	/** Where it was found: 'option', 'FFMPEG_PATH', 'ffmpeg-static' or 'PATH'. */
+	/** Where it was found: 'FFMPEG_PATH', 'ffmpeg-static', 'PATH' or 'option (<one of those>)'. */
 	source: string;
 }
 
@@ -44,31 +45,45 @@ function fromFfmpegStatic(): string | undefined {
 	}
 }
 
+function sameFile(a: string, b: string): boolean {
+	try {
+		return realpathSync(a) === realpathSync(b);
+	} catch {
+		return false;
+	}
+}
+
 /**
- * Finds ffmpeg in the documented order: node option, FFMPEG_PATH,
- * the ffmpeg-static package, PATH. Throws with the list of places tried.
+ * Finds ffmpeg where the instance put it: FFMPEG_PATH (an environment
+ * variable, set by whoever runs n8n), the ffmpeg-static package, then PATH.
+ * Workflows cannot point the node at another executable: the saved "FFmpeg
+ * Path" option is still accepted, but only when it names one of those same
+ * binaries (e.g. /usr/bin/ffmpeg on PATH); anything else is refused without
+ * running it, so a workflow cannot run arbitrary programs where n8n has
+ * Execute Command disabled.
  */
 export function locateFfmpeg(optionPath?: string): FfmpegLocation {
 	const tried: string[] = [];
-	if (optionPath) {
-		if (isExecutable(optionPath)) return { path: optionPath, source: 'option' };
-		tried.push(`node option "FFmpeg Path" (${optionPath}: not an executable file)`);
-	} else {
-		tried.push('node option "FFmpeg Path" (empty)');
-	}
-	const env = process.env.FFMPEG_PATH;
+	const allowed: FfmpegLocation[] = [];
+	const env = ffmpegPathFromEnv();
 	if (env) {
-		if (isExecutable(env)) return { path: env, source: 'FFMPEG_PATH' };
-		tried.push(`FFMPEG_PATH (${env}: not an executable file)`);
+		if (isExecutable(env)) allowed.push({ path: env, source: 'FFMPEG_PATH' });
+		else tried.push(`FFMPEG_PATH (${env}: not an executable file)`);
 	} else {
 		tried.push('FFMPEG_PATH (not set)');
 	}
 	const bundled = fromFfmpegStatic();
-	if (bundled) return { path: bundled, source: 'ffmpeg-static' };
-	tried.push('the ffmpeg-static package (not installed or its binary was not downloaded)');
+	if (bundled) allowed.push({ path: bundled, source: 'ffmpeg-static' });
+	else tried.push('the ffmpeg-static package (not installed or its binary was not downloaded)');
 	const onPath = fromPathVariable();
-	if (onPath) return { path: onPath, source: 'PATH' };
-	tried.push('"ffmpeg" on PATH (not found)');
+	if (onPath) allowed.push({ path: onPath, source: 'PATH' });
+	else tried.push('"ffmpeg" on PATH (not found)');
+	if (optionPath) {
+		const match = allowed.find((a) => sameFile(a.path, optionPath));
+		if (!match) throw new FfmpegNotAllowedError();
+		return { path: match.path, source: `option (${match.source})` };
+	}
+	if (allowed.length) return allowed[0];
 	throw new FfmpegNotFoundError(tried);
 }
 
@@ -77,6 +92,12 @@ export interface FfmpegDecodeOptions {
 	ffmpegPath: string;
 	timeoutMs?: number;
 	signal?: AbortSignal;
+	/** Most float32 samples to accept; more is an error, raised while ffmpeg runs. */
+	maxSamples?: number;
+	/** The error for output beyond maxSamples. */
+	tooLong?: () => Error;
+	/** The container needs seeking (MP4 with its index at the end): decode from a temp file. */
+	needsSeek?: boolean;
 }
 
 const STDERR_TAIL = 1500;
@@ -91,47 +112,67 @@ function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: Ff
 	return new Promise<RunResult>((resolve, reject) => {
 		const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
 		const chunks: Buffer[] = [];
+		let received = 0;
+		const maxBytes = opts.maxSamples === undefined ? Infinity : opts.maxSamples * 4;
 		let stderr = '';
-		let settled = false;
-		const finish = (fn: () => void) => {
-			if (settled) return;
-			settled = true;
-			clearTimeout(timer);
-			opts.signal?.removeEventListener('abort', onAbort);
-			fn();
-		};
-		const timeoutMs = opts.timeoutMs ?? 120_000;
-		const timer = setTimeout(() => {
+		let failure: Error | undefined;
+		let exited = false;
+		const timeoutMs = opts.timeoutMs ?? ffmpegTimeoutMs();
+		// Stopping ffmpeg early: kill it, and settle only once it has exited,
+		// so no process outlives the item.
+		const stop = (error: Error) => {
+			if (failure || exited) return;
+			failure = error;
+			chunks.length = 0;
 			child.kill('SIGKILL');
-			finish(() =>
-				reject(
+		};
+		const timer = setTimeout(
+			() =>
+				stop(
 					new AudioDecodeError(
 						`ffmpeg did not finish decoding within ${Math.round(timeoutMs / 1000)} s`,
 						'The file may be very long or malformed; trim it or convert it to WAV first.',
 					),
 				),
-			);
-		}, timeoutMs);
-		const onAbort = () => {
-			child.kill('SIGKILL');
-			finish(() => reject(new AudioDecodeError('Decoding was cancelled', 'The execution was stopped.')));
-		};
+			timeoutMs,
+		);
+		const onAbort = () => stop(new CancelledError());
 		opts.signal?.addEventListener('abort', onAbort, { once: true });
-		child.stdout.on('data', (c: Buffer) => chunks.push(c));
+		if (opts.signal?.aborted) onAbort();
+		child.stdout.on('data', (c: Buffer) => {
+			if (failure) return;
+			received += c.length;
+			if (received > maxBytes) {
+				stop(opts.tooLong?.() ?? new AudioDecodeError('The decoded audio is too long', 'Trim the recording.'));
+				return;
+			}
+			chunks.push(c);
+		});
 		child.stderr.on('data', (c: Buffer) => {
 			stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);
 		});
-		child.on('error', (error) =>
-			finish(() =>
-				reject(
+		const done = () => {
+			clearTimeout(timer);
+			opts.signal?.removeEventListener('abort', onAbort);
+		};
+		child.on('error', (error) => {
+			exited = true;
+			done();
+			reject(
+				failure ??
 					new AudioDecodeError(
-						`ffmpeg could not be started (${ffmpeg}): ${error.message}`,
-						'Check that the ffmpeg path points to a working ffmpeg binary for this system.',
+						`ffmpeg could not be started: ${error.message}`,
+						'Check that the instance\'s ffmpeg (FFMPEG_PATH or ffmpeg on PATH) is a working binary for this system.',
 					),
-				),
-			),
-		);
-		child.on('close', (code) => finish(() => resolve({ code, stdout: Buffer.concat(chunks), stderr })));
+			);
+		});
+		child.on('close', (code) => {
+			if (exited) return;
+			exited = true;
+			done();
+			if (failure) reject(failure);
+			else resolve({ code, stdout: Buffer.concat(chunks), stderr });
+		});
 		// ffmpeg may stop reading early (unknown format): ignore the broken pipe,
 		// the exit code and stderr tell the story.
 		child.stdin.on('error', () => undefined);
@@ -142,7 +183,7 @@ function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: Ff
 function toFloat32(buffer: Buffer): Float32Array {
 	const samples = Math.floor(buffer.length / 4);
 	const aligned = new Float32Array(samples);
-	for (let i = 0; i < samples; i++) aligned[i] = buffer.readFloatLE(i * 4);
+	new Uint8Array(aligned.buffer).set(buffer.subarray(0, samples * 4)); // f32le on a little-endian host
 	return aligned;
 }
 
@@ -154,13 +195,23 @@ const NEEDS_SEEK = /moov atom not found|partial file|could not find correspondin
 export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions): Promise<Float32Array> {
 	const quiet = ['-hide_banner', '-loglevel', 'error', '-nostats'];
 	const output = ['-ac', '1', '-ar', String(opts.samplingRate), '-f', 'f32le', 'pipe:1'];
-	let result = await run(opts.ffmpegPath, [...quiet, '-i', 'pipe:0', ...output], input, opts);
-	if (result.code !== 0 && NEEDS_SEEK.test(result.stderr)) {
+	// Only the pipe (or, for MP4, the one temp file) may be opened: a playlist
+	// (HLS, concat) uploaded as "audio" cannot make ffmpeg read local files
+	// or fetch URLs.
+	let result: RunResult | undefined;
+	if (!opts.needsSeek) {
+		result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'pipe', '-i', 'pipe:0', ...output], input, opts);
+	}
+	// ffmpeg exits 0 with no output for some MP4s it cannot seek in on a pipe.
+	const pipeFailed = (r: RunResult) => (r.code !== 0 && NEEDS_SEEK.test(r.stderr)) || (r.code === 0 && r.stdout.length === 0);
+	const isMp4 = opts.needsSeek !== undefined;
+	if (!result || (isMp4 && pipeFailed(result))) {
 		const dir = await mkdtemp(path.join(tmpdir(), 'n8n-audio-'));
 		try {
-			const file = path.join(dir, 'input');
+			const file = path.join(dir, 'input.mp4');
 			await writeFile(file, input, { mode: 0o600 });
-			result = await run(opts.ffmpegPath, [...quiet, '-i', file, ...output], undefined, opts);
+			result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'file', '-f', 'mov', '-i', file, ...output], undefined, opts);
+			result.stderr = result.stderr.split(file).join('input');
 		} finally {
 			await rm(dir, { recursive: true, force: true });
 		}

@@ -2,13 +2,41 @@
  * Band-limited resampling (Kaiser-windowed sinc), with the parameters of
  * ffmpeg's default swresample filter (32 taps at the lower rate, cutoff 0.97,
  * beta 9) so in-process WAV decoding stays close to what `ffmpeg -ar` gives
- * the Python pipeline. Rational rates use an exact polyphase table.
+ * the Python pipeline. Rational rates use an exact polyphase table; rates
+ * whose table would be too large use the nearest of a bounded number of
+ * phases (swresample itself uses 1,024).
+ *
+ * It reads its input block by block from a SampleSource, so a long WAV is
+ * never held at its own rate in memory, and the async form yields to the
+ * event loop between blocks.
  */
+import type { Slicer } from '../util/slicer';
 
 const FILTER_SIZE = 32;
 const CUTOFF = 0.97;
 const KAISER_BETA = 9;
+/** Largest phase table: phases x taps coefficients (4 Mi doubles = 32 MB). */
+const MAX_TABLE = 4 * 2 ** 20;
 const MAX_PHASES = 8192;
+const BLOCK = 8192; // output samples per block
+
+/** Random access to mono samples; positions outside [0, length) read as 0. */
+export interface SampleSource {
+	readonly length: number;
+	read(start: number, into: Float32Array): void;
+}
+
+export function arraySource(samples: Float32Array): SampleSource {
+	return {
+		length: samples.length,
+		read(start, into) {
+			into.fill(0);
+			const from = Math.max(0, start);
+			const to = Math.min(samples.length, start + into.length);
+			if (to > from) into.set(samples.subarray(from, to), from - start);
+		},
+	};
+}
 
 function besselI0(x: number): number {
 	let sum = 1;
@@ -27,61 +55,118 @@ function gcd(a: number, b: number): number {
 	return a;
 }
 
-export function resample(input: Float32Array, fromRate: number, toRate: number): Float32Array {
-	if (fromRate === toRate || input.length === 0) return input;
+interface Plan {
+	fc: number;
+	outLength: number;
+	up: number;
+	down: number;
+	halfWidth: number;
+	taps: number;
+	phases: number;
+	table: Float64Array;
+}
+
+function plan(inLength: number, fromRate: number, toRate: number): Plan {
 	const ratio = toRate / fromRate;
 	const scale = Math.min(1, ratio);
 	const fc = CUTOFF * scale; // cutoff as a fraction of the input Nyquist
 	const halfWidth = Math.ceil(FILTER_SIZE / 2 / scale); // in input samples
-	const i0Beta = besselI0(KAISER_BETA);
+	const taps = 2 * halfWidth;
+	const g = gcd(fromRate, toRate);
+	const up = toRate / g; // output samples per `down` input samples
+	const down = fromRate / g;
+	const phases = Math.min(up, MAX_PHASES, Math.max(1, Math.floor(MAX_TABLE / taps)));
+	const table = new Float64Array(phases * taps);
+	return { fc, outLength: Math.round(inLength * ratio), up, down, halfWidth, taps, phases, table };
+}
 
-	const weights = (frac: number, into: Float64Array): void => {
-		// Taps k = -halfWidth+1 .. halfWidth around floor(t); x = frac - k.
+const I0_BETA = besselI0(KAISER_BETA);
+
+/** Fills phases [from, to) of the coefficient table. */
+function fillPhases(p: Plan, from: number, to: number): void {
+	const { taps, halfWidth, phases, fc, table } = p;
+	for (let ph = from; ph < to; ph++) {
+		const frac = ph / phases;
 		let sum = 0;
-		for (let j = 0; j < into.length; j++) {
-			const x = frac - (j - halfWidth + 1);
+		for (let j = 0; j < taps; j++) {
+			const x = frac - (j - halfWidth + 1); // taps k = -halfWidth+1 .. halfWidth around floor(t)
 			const r = x / halfWidth;
 			let w = 0;
 			if (r > -1 && r < 1) {
 				const arg = Math.PI * fc * x;
 				const sinc = x === 0 ? 1 : Math.sin(arg) / arg;
-				w = sinc * (besselI0(KAISER_BETA * Math.sqrt(1 - r * r)) / i0Beta);
+				w = sinc * (besselI0(KAISER_BETA * Math.sqrt(1 - r * r)) / I0_BETA);
 			}
-			into[j] = w;
+			table[ph * taps + j] = w;
 			sum += w;
 		}
-		for (let j = 0; j < into.length; j++) into[j] /= sum; // unit DC gain
-	};
-
-	const taps = 2 * halfWidth;
-	const g = gcd(fromRate, toRate);
-	const up = toRate / g; // output samples per `down` input samples
-	const down = fromRate / g;
-	const outLength = Math.round(input.length * ratio);
-	const out = new Float32Array(outLength);
-	const table = up <= MAX_PHASES ? new Float64Array(up * taps) : undefined;
-	if (table) {
-		for (let p = 0; p < up; p++) weights(p / up, table.subarray(p * taps, (p + 1) * taps));
+		for (let j = 0; j < taps; j++) table[ph * taps + j] /= sum; // unit DC gain
 	}
-	const scratch = new Float64Array(taps);
-	for (let n = 0; n < outLength; n++) {
+}
+
+/** Output samples [n0, n1) into out, reading the input they need through scratch. */
+function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number, n1: number, scratch: { buf: Float32Array }): void {
+	const { up, down, halfWidth, taps, phases, table } = p;
+	const firstBase = Math.floor((n0 * down) / up);
+	const lastBase = Math.floor(((n1 - 1) * down) / up);
+	const inStart = firstBase - halfWidth + 1;
+	const need = lastBase + halfWidth + 1 - inStart;
+	if (scratch.buf.length < need) scratch.buf = new Float32Array(need);
+	const input = scratch.buf.subarray(0, need);
+	src.read(inStart, input);
+	for (let n = n0; n < n1; n++) {
 		// Exact input position n * down / up, split into integer and phase.
 		const num = n * down;
 		const base = Math.floor(num / up);
-		const phase = num - base * up;
-		let w: Float64Array;
-		if (table) {
-			w = table.subarray(phase * taps, (phase + 1) * taps);
-		} else {
-			weights(phase / up, scratch);
-			w = scratch;
+		let phase = num - base * up;
+		let offset = base - halfWidth + 1 - inStart;
+		if (phases !== up) {
+			phase = Math.round((phase * phases) / up);
+			if (phase === phases) {
+				phase = 0;
+				offset++;
+			}
 		}
+		const w = phase * taps;
 		let acc = 0;
-		const start = base - halfWidth + 1;
-		const jFrom = Math.max(0, -start);
-		const jTo = Math.min(taps, input.length - start);
-		for (let j = jFrom; j < jTo; j++) acc += w[j] * input[start + j];
+		const jTo = Math.min(taps, need - offset);
+		for (let j = 0; j < jTo; j++) acc += table[w + j] * input[offset + j];
 		out[n] = acc;
+	}
+}
+
+export function resample(input: Float32Array, fromRate: number, toRate: number): Float32Array {
+	if (fromRate === toRate || input.length === 0) return input;
+	const src = arraySource(input);
+	const p = plan(input.length, fromRate, toRate);
+	fillPhases(p, 0, p.phases);
+	const out = new Float32Array(p.outLength);
+	const scratch = { buf: new Float32Array(0) };
+	for (let n = 0; n < p.outLength; n += BLOCK) resampleBlock(src, p, out, n, Math.min(p.outLength, n + BLOCK), scratch);
+	return out;
+}
+
+/** The same as resample(), reading the source block by block and yielding between blocks. */
+export async function resampleSource(src: SampleSource, fromRate: number, toRate: number, slicer: Slicer): Promise<Float32Array> {
+	if (fromRate === toRate) {
+		const out = new Float32Array(src.length);
+		for (let n = 0; n < src.length; n += BLOCK * 8) {
+			src.read(n, out.subarray(n, Math.min(src.length, n + BLOCK * 8)));
+			await slicer.tick();
+		}
+		return out;
+	}
+	const p = plan(src.length, fromRate, toRate);
+	const rows = Math.max(1, Math.floor(65536 / p.taps));
+	for (let ph = 0; ph < p.phases; ph += rows) {
+		fillPhases(p, ph, Math.min(p.phases, ph + rows));
+		await slicer.tick();
+	}
+	const out = new Float32Array(p.outLength);
+	const scratch = { buf: new Float32Array(0) };
+	for (let n = 0; n < p.outLength; n += BLOCK) {
+		resampleBlock(src, p, out, n, Math.min(p.outLength, n + BLOCK), scratch);
+		await slicer.tick();
 	}
 	return out;
 }

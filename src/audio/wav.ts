@@ -4,6 +4,7 @@
  * workflows produce and the one that must work without ffmpeg.
  */
 import { AudioDecodeError } from '../errors';
+import type { SampleSource } from './resample';
 
 export interface PcmAudio {
 	sampleRate: number;
@@ -33,11 +34,14 @@ interface WavFormat {
 	blockAlign: number;
 }
 
+/** Reads the format chunk; every read is inside the chunk and the buffer. */
 function readFormat(buffer: Buffer, offset: number, size: number): WavFormat {
-	if (size < 16) throw invalid('its "fmt " chunk is shorter than 16 bytes');
+	const available = Math.min(size, buffer.length - offset);
+	if (available < 16) throw invalid(size < 16 ? 'its "fmt " chunk is shorter than 16 bytes' : 'it ends inside its "fmt " chunk');
 	let format = buffer.readUInt16LE(offset);
-	if (format === FORMAT_EXTENSIBLE && size >= 26) {
+	if (format === FORMAT_EXTENSIBLE) {
 		// The first two bytes of the SubFormat GUID are the real format tag.
+		if (available < 26) throw invalid('its WAVE_FORMAT_EXTENSIBLE header is cut short');
 		format = buffer.readUInt16LE(offset + 24);
 	}
 	return {
@@ -56,14 +60,16 @@ function invalid(why: string): AudioDecodeError {
 	);
 }
 
-interface WavLayout {
-	fmt: WavFormat;
+export interface WavInfo extends WavFormat {
 	dataStart: number;
-	dataSize: number;
+	/** Whole sample frames present in the buffer. */
+	frames: number;
+	/** Bytes per sample of one channel. */
+	bytes: number;
 }
 
-/** Walks the RIFF chunks to the "fmt " and "data" chunks. */
-function readLayout(buffer: Buffer): WavLayout {
+/** Walks the RIFF chunks to the "fmt " and "data" chunks and validates the header. */
+export function readWavInfo(buffer: Buffer): WavInfo {
 	let fmt: WavFormat | undefined;
 	let offset = 12;
 	while (offset + 8 <= buffer.length) {
@@ -71,35 +77,40 @@ function readLayout(buffer: Buffer): WavLayout {
 		const size = buffer.readUInt32LE(offset + 4);
 		const body = offset + 8;
 		if (id === 'fmt ') {
-			if (body + Math.min(size, 16) > buffer.length) throw invalid('it ends inside its "fmt " chunk');
 			fmt = readFormat(buffer, body, size);
 		} else if (id === 'data') {
 			if (!fmt) break;
 			// Streamed WAVs (ffmpeg to a pipe, some recorders) leave the size 0 or
 			// 0xFFFFFFFF; a truncated upload declares more than it has.
 			const rest = buffer.length - body;
-			return { fmt, dataStart: body, dataSize: size === 0 || size === 0xffffffff || size > rest ? rest : size };
+			const dataSize = size === 0 || size === 0xffffffff || size > rest ? rest : size;
+			return validate(fmt, body, dataSize);
 		}
 		offset = body + size + (size % 2); // chunks are word-aligned
 	}
 	throw invalid(fmt ? 'it has no "data" chunk' : 'it has no "fmt " chunk');
 }
 
+function validate(fmt: WavFormat, dataStart: number, dataSize: number): WavInfo {
+	const { channels, sampleRate, bitsPerSample } = fmt;
+	if (channels < 1) throw invalid('it declares 0 channels');
+	if (sampleRate < 1 || sampleRate > 768_000) throw invalid(`it declares a sample rate of ${sampleRate} Hz`);
+	sampleReader(fmt.format, bitsPerSample); // unsupported encodings fail here, before any allocation
+	const bytes = bitsPerSample / 8;
+	const blockAlign = fmt.blockAlign || bytes * channels;
+	if (blockAlign < bytes * channels) throw invalid(`its block size (${blockAlign}) is smaller than one frame of samples`);
+	return { ...fmt, blockAlign, bytes, dataStart, frames: Math.floor(dataSize / blockAlign) };
+}
+
 /** Channel count from the header alone (decode.ts routes >2 channels to ffmpeg). */
 export function wavChannelCount(buffer: Buffer): number {
-	return readLayout(buffer).fmt.channels;
+	return readWavInfo(buffer).channels;
 }
 
 export function decodeWav(buffer: Buffer): PcmAudio {
-	const { fmt, dataStart, dataSize } = readLayout(buffer);
-	const { format, channels, sampleRate, bitsPerSample } = fmt;
-	if (channels < 1) throw invalid('it declares 0 channels');
-	if (sampleRate < 1 || sampleRate > 768_000) throw invalid(`it declares a sample rate of ${sampleRate} Hz`);
-	const bytes = bitsPerSample / 8;
-	const read = sampleReader(format, bitsPerSample);
-	const blockAlign = fmt.blockAlign || bytes * channels;
-	if (blockAlign < bytes * channels) throw invalid(`its block size (${blockAlign}) is smaller than one frame of samples`);
-	const frames = Math.floor(dataSize / blockAlign);
+	const info = readWavInfo(buffer);
+	const { channels, dataStart, frames, blockAlign, bytes, sampleRate } = info;
+	const read = sampleReader(info.format, info.bitsPerSample);
 	const out = Array.from({ length: channels }, () => new Float32Array(frames));
 	for (let i = 0; i < frames; i++) {
 		const frameOffset = dataStart + i * blockAlign;
@@ -108,6 +119,36 @@ export function decodeWav(buffer: Buffer): PcmAudio {
 		}
 	}
 	return { sampleRate, channels: out };
+}
+
+/**
+ * The WAV's samples, down-mixed to mono as they are read (see downmixToMono),
+ * for the resampler to pull block by block: no full-length copy per channel.
+ */
+export function wavMonoSource(buffer: Buffer, info: WavInfo): SampleSource {
+	const { channels, dataStart, frames, blockAlign, bytes } = info;
+	const read = sampleReader(info.format, info.bitsPerSample);
+	const gain = channels === 2 ? Math.SQRT1_2 : 1 / channels;
+	return {
+		length: frames,
+		read(start, into) {
+			for (let k = 0; k < into.length; k++) {
+				const i = start + k;
+				if (i < 0 || i >= frames) {
+					into[k] = 0;
+					continue;
+				}
+				const frameOffset = dataStart + i * blockAlign;
+				if (channels === 1) {
+					into[k] = read(buffer, frameOffset);
+					continue;
+				}
+				let sum = 0;
+				for (let c = 0; c < channels; c++) sum += read(buffer, frameOffset + c * bytes);
+				into[k] = sum * gain;
+			}
+		},
+	};
 }
 
 type SampleReader = (buffer: Buffer, offset: number) => number;

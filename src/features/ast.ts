@@ -13,11 +13,12 @@ const FRAME_SHIFT = 160; // 10 ms
 const PREEMPHASIS = 0.97;
 const LOG_FLOOR = 1.1920928955078125e-7; // float32 epsilon, Kaldi's floor
 
-export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins: number): Float32Array[] {
+/** Fbank frames of the clip; at most maxFrames (the ones the model keeps: AST truncates to max_length). */
+export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames = Infinity): Float32Array[] {
 	const frameLength = Math.round((sampleRate * FRAME_LENGTH) / 16000);
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
 	const padded = 2 ** Math.ceil(Math.log2(frameLength));
-	const frames = samples.length < frameLength ? 0 : 1 + Math.floor((samples.length - frameLength) / frameShift);
+	const frames = Math.min(maxFrames, samples.length < frameLength ? 0 : 1 + Math.floor((samples.length - frameLength) / frameShift));
 	const { banks, window } = cachedTable(`kaldi:${numMelBins}:${padded}:${sampleRate}:${frameLength}`, () => {
 		const hann = new Float64Array(frameLength); // Kaldi's "hanning" is the symmetric window
 		for (let i = 0; i < frameLength; i++) hann[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1));
@@ -53,7 +54,7 @@ export const astFeatureExtractor: FeatureExtractor = {
 		const mean = config.mean ?? -4.2677393;
 		const std = config.std ?? 4.5689974;
 		const doNormalize = config.do_normalize ?? true;
-		const fbank = kaldiFbank(samples, config.sampling_rate ?? 16000, numMelBins);
+		const fbank = kaldiFbank(samples, config.sampling_rate ?? 16000, numMelBins, maxLength);
 		const data = new Float32Array(maxLength * numMelBins); // zero padding, as AST pads
 		for (let t = 0; t < Math.min(maxLength, fbank.length); t++) data.set(fbank[t], t * numMelBins);
 		if (doNormalize) {

@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 import { isCommitHash, RepoCache } from './cache';
+import { assertCommit, assertEtag, assertRevision, confine, normalizeRepoFile } from './validate';
 import { HubError } from './errors';
 import { acquireLock } from './lock';
 
@@ -153,10 +154,19 @@ export async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
 		const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
 		const commit = res.headers.get('x-repo-commit') ?? '';
 		const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length') ?? NaN);
-		if (!etag || !commit || !Number.isFinite(size)) {
+		if (!etag || !commit || !Number.isSafeInteger(size) || size < 0) {
 			throw new HubError(
 				`${o.endpoint} did not send the Hub's file headers (ETag, X-Repo-Commit, size) for ${what}`,
 				'The endpoint is not a Hugging Face Hub or mirror that serves /{repo}/resolve/{revision}/{file}; check the Endpoint URL / HF_ENDPOINT.',
+			);
+		}
+		// Server values become cache paths: only the Hub's formats are accepted.
+		assertEtag(etag, o.endpoint);
+		assertCommit(commit, o.endpoint);
+		if (o.file.endsWith('.json') && size > MAX_JSON_BYTES) {
+			throw new HubError(
+				`${o.endpoint} declares ${o.file} of ${o.repoId} as ${(size / 2 ** 20).toFixed(0)} MB, far too large for a config file`,
+				'The endpoint is not behaving like the Hugging Face Hub; check the Endpoint URL / HF_ENDPOINT.',
 			);
 		}
 		return { commit, etag, size, location: location ? new URL(location, url).toString() : url };
@@ -164,12 +174,26 @@ export async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
 	throw new HubError(`Too many redirects for ${what}`, 'Check the Endpoint URL / HF_ENDPOINT.');
 }
 
-/** Returns the snapshot path of the file, downloading it if the cache lacks it. */
+const MAX_JSON_BYTES = 16 * 2 ** 20;
+
+function damaged(o: DownloadOptions, blob: string): HubError {
+	return new HubError(
+		`The cached copy of ${o.file} from ${o.repoId} is damaged (its content does not match its hash)`,
+		`Turn off Offline Mode (and HF_HUB_OFFLINE) once so it is downloaded again, or delete ${blob} and download it with network access.`,
+	);
+}
+
+/** Returns the snapshot path of the file, downloading it if the cache lacks it (or holds a damaged copy). */
 export async function hubDownload(o: DownloadOptions): Promise<string> {
+	o = { ...o, file: normalizeRepoFile(o.file) };
+	assertRevision(o.revision);
 	const cache = new RepoCache(o.cacheDir, o.repoId);
 	const known = cache.commitFor(o.revision);
 	if (known && (o.offline || isCommitHash(o.revision)) && existsSync(cache.snapshotPath(known, o.file))) {
-		return cache.snapshotPath(known, o.file);
+		const etag = cache.etagOfSnapshot(known, o.file);
+		if (!etag || (await cache.verifyBlob(etag))) return cache.snapshotPath(known, o.file);
+		if (o.offline) throw damaged(o, cache.blobPath(etag));
+		cache.removeBlob(etag); // online: fetched again below
 	}
 	if (o.offline) {
 		throw new HubError(
@@ -182,19 +206,24 @@ export async function hubDownload(o: DownloadOptions): Promise<string> {
 	const blob = cache.blobPath(meta.etag);
 	let pending = inFlight.get(blob);
 	if (!pending) {
-		pending = downloadBlob(o, meta, blob).finally(() => inFlight.delete(blob));
+		pending = downloadBlob(o, meta, cache).finally(() => inFlight.delete(blob));
 		inFlight.set(blob, pending);
 	}
 	await pending;
 	return cache.linkSnapshot(meta.commit, o.file, meta.etag);
 }
 
-async function downloadBlob(o: DownloadOptions, meta: FileMetadata, blob: string): Promise<string> {
-	if (existsSync(blob)) return blob;
+async function downloadBlob(o: DownloadOptions, meta: FileMetadata, cache: RepoCache): Promise<string> {
+	const blob = cache.blobPath(meta.etag);
+	if (existsSync(blob)) {
+		if (await cache.verifyBlob(meta.etag, meta.size)) return blob;
+		cache.removeBlob(meta.etag); // damaged or truncated: download it again
+	}
 	mkdirSync(path.dirname(blob), { recursive: true });
+	confine(cache.root, blob);
 	const release = await acquireLock(`${blob}.lock`, { signal: o.signal });
 	try {
-		if (existsSync(blob)) return blob; // another process finished it while we waited
+		if (existsSync(blob) && (await cache.verifyBlob(meta.etag, meta.size))) return blob; // another process finished it while we waited
 		const partial = `${blob}.incomplete`;
 		for (let attempt = 0; ; attempt++) {
 			try {
@@ -203,11 +232,13 @@ async function downloadBlob(o: DownloadOptions, meta: FileMetadata, blob: string
 			} catch (error) {
 				// Resume dropped connections a few times; give up on anything else.
 				const resumable = !(error instanceof HubError) && !o.signal?.aborted && attempt < 3;
+				if (error instanceof HubError) rmSync(partial, { force: true }); // e.g. an oversize body: keep nothing of it
 				if (!resumable) throw error instanceof HubError ? error : networkError(error, o);
 			}
 		}
 		await verify(partial, meta, o);
 		renameSync(partial, blob);
+		await cache.verifyBlob(meta.etag, meta.size); // hashed already: this records the marker
 		return blob;
 	} finally {
 		release();
@@ -241,6 +272,11 @@ async function fetchInto(o: DownloadOptions, meta: FileMetadata, partial: string
 		throw httpError(res?.status ?? 0, res?.headers.get('x-error-code') ?? null, `${o.file} in ${o.repoId}`, o);
 	}
 	if (have && res.status !== 206) have = 0; // server ignored Range: start over
+	const declared = Number(res.headers.get('content-length') ?? NaN);
+	if (Number.isFinite(declared) && have + declared > meta.size) {
+		await res.body?.cancel().catch(() => undefined);
+		throw oversize(o, meta);
+	}
 	const out = createWriteStream(partial, { flags: have ? 'a' : 'w' });
 	const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
 	let bytes = have;
@@ -253,6 +289,10 @@ async function fetchInto(o: DownloadOptions, meta: FileMetadata, partial: string
 	armIdle();
 	body.on('data', (chunk: Buffer) => {
 		bytes += chunk.length;
+		if (bytes > meta.size) {
+			body.destroy(oversize(o, meta)); // cut off at once: nothing past the declared size is written
+			return;
+		}
 		armIdle();
 		if (o.onProgress && (bytes - lastReport >= meta.size / 10 || bytes === meta.size)) {
 			lastReport = bytes;
@@ -276,6 +316,13 @@ async function fetchInto(o: DownloadOptions, meta: FileMetadata, partial: string
 		clearTimeout(idle);
 	}
 	if (statSync(partial).size < meta.size) throw new Error(`connection closed at ${bytes} of ${meta.size} bytes`);
+}
+
+function oversize(o: DownloadOptions, meta: FileMetadata): HubError {
+	return new HubError(
+		`The server sent more than the ${meta.size} bytes it declared for ${o.file} of ${o.repoId}; the download was stopped`,
+		'The endpoint or a proxy is altering the file; check the Endpoint URL / HF_ENDPOINT, then run again.',
+	);
 }
 
 async function verify(partial: string, meta: FileMetadata, o: DownloadOptions): Promise<void> {

@@ -11,6 +11,7 @@ import { AUTO_ORDER, type DtypeChoice, variantFileName } from '../model/variants
 import { RepoCache } from './cache';
 import { httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
 import { HubError } from './errors';
+import { assertRevision } from './validate';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -51,7 +52,33 @@ async function getApiJson<T>(access: HubAccess, apiPath: string, what: string, r
 		throw networkError(error, access);
 	}
 	if (!res.ok) throw httpError(res.status, res.headers.get('x-error-code'), what, { ...access, repoId });
-	return (await res.json()) as T;
+	const text = await readCapped(res, MAX_API_BYTES, access);
+	try {
+		return JSON.parse(text) as T;
+	} catch {
+		throw new HubError(`${access.endpoint} answered ${what} with something that is not JSON`, 'Check the Endpoint URL / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
+	}
+}
+
+const MAX_API_BYTES = 32 * 2 ** 20;
+
+/** A response body as text, refusing (at once) one larger than `max` bytes. */
+async function readCapped(res: Response, max: number, access: HubAccess): Promise<string> {
+	const reader = res.body?.getReader();
+	if (!reader) return '';
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		total += value.length;
+		if (total > max) {
+			await reader.cancel().catch(() => undefined);
+			throw new HubError(`${access.endpoint} sent an API answer larger than ${max / 2 ** 20} MB`, 'Check the Endpoint URL / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
+		}
+		chunks.push(value);
+	}
+	return Buffer.concat(chunks).toString('utf8');
 }
 
 async function listRepoFiles(r: HubModelRequest): Promise<string[]> {
@@ -62,7 +89,7 @@ async function listRepoFiles(r: HubModelRequest): Promise<string[]> {
 		r.repoId,
 		r.timeoutMs ?? 30_000,
 	);
-	return (info.siblings ?? []).map((s) => s.rfilename);
+	return (Array.isArray(info.siblings) ? info.siblings : []).map((s) => s?.rfilename).filter((f): f is string => typeof f === 'string');
 }
 
 function listCachedFiles(r: HubModelRequest): string[] {
@@ -104,6 +131,7 @@ export async function downloadHubModel(r: HubModelRequest): Promise<string> {
 	if (!isRepoId(r.repoId)) {
 		throw new HubError(`"${r.repoId}" is not a Hub model ID`, 'Use the form organisation/name, e.g. Xenova/ast-finetuned-speech-commands-v2.');
 	}
+	assertRevision(r.revision);
 	const files = r.offline ? listCachedFiles(r) : await listRepoFiles(r);
 	if (r.offline && files.length === 0) {
 		throw new HubError(

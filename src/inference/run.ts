@@ -1,9 +1,7 @@
 /** Feeds extractor tensors to a session by its input names; returns logits. */
-import type { InferenceSession } from 'onnxruntime-node';
-
-import { GraphMismatchError } from '../errors';
-import type { FeatureTensors } from '../features';
-import { loadOrt } from './runtime';
+import { GraphMismatchError, ResourceLimitError } from '../errors';
+import type { FeatureTensor, FeatureTensors } from '../features';
+import type { OutputTensor, RemoteSession } from './worker-host';
 
 export interface Logits {
 	data: Float32Array;
@@ -11,9 +9,10 @@ export interface Logits {
 	classes: number;
 }
 
-export async function runClassifier(session: InferenceSession, features: FeatureTensors): Promise<Logits> {
-	const ort = loadOrt();
-	const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+const OUT_OF_MEMORY = /bad_alloc|out of memory|failed to allocate|cannot allocate|allocation fail|ENOMEM/i;
+
+export async function runClassifier(session: RemoteSession, features: FeatureTensors): Promise<Logits> {
+	const feeds: Record<string, FeatureTensor> = {};
 	for (const name of session.inputNames) {
 		const t = features[name];
 		if (!t) {
@@ -22,14 +21,21 @@ export async function runClassifier(session: InferenceSession, features: Feature
 				'The preprocessor_config.json does not match the ONNX graph: use the files from the same Hub repo and revision.',
 			);
 		}
-		feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+		feeds[name] = t;
 	}
-	let results: InferenceSession.ReturnType;
+	let results: Record<string, OutputTensor>;
 	try {
 		results = await session.run(feeds);
 	} catch (error) {
+		const first = String((error as Error).message).split('\n')[0];
+		if (OUT_OF_MEMORY.test(first)) {
+			throw new ResourceLimitError(
+				`ONNX Runtime ran out of memory running the model on this clip (${first.slice(0, 200)})`,
+				'Use a shorter clip or a smaller model variant (e.g. q8), load fewer models at once, or give n8n more memory.',
+			);
+		}
 		throw new GraphMismatchError(
-			`The ONNX model rejected its input: ${String((error as Error).message).split('\n')[0]}`,
+			`The ONNX model rejected its input: ${first}`,
 			'The model expects a different input shape than its preprocessor_config.json describes (e.g. max_length or num_mel_bins); use the files from the same Hub repo and revision.',
 		);
 	}
@@ -41,6 +47,12 @@ export async function runClassifier(session: InferenceSession, features: Feature
 		throw new GraphMismatchError(
 			`The ONNX model's output is ${output.type} [${dims.join(', ')}], not one row of class scores`,
 			'Use an audio-classification export (task audio-classification); CTC or sequence models are not classifiers.',
+		);
+	}
+	if (data.some((v) => !Number.isFinite(v))) {
+		throw new GraphMismatchError(
+			'The model produced invalid scores (NaN or infinity) for this clip',
+			'The model file may be damaged, or the audio is extreme (e.g. full-scale noise); try another variant of the model or check the recording.',
 		);
 	}
 	return { data, classes };

@@ -1,13 +1,19 @@
 /**
  * Sessions are expensive to create (file read, graph optimisation) and cheap
- * to reuse, so they are cached across items and executions: a bounded LRU
- * keyed by model file, device and threads; concurrent requests for the same
- * key share one load; evicted sessions are released.
+ * to reuse, so they are cached across items and executions: an LRU keyed by
+ * model file, device and threads, bounded by a count and by the bytes of the
+ * model files loaded; concurrent requests for the same key share one load.
+ * A session evicted while items still run on it is "draining": a new request
+ * for it revives it instead of loading the model a second time, and it is
+ * released when its last user is done.
  */
-import type { InferenceSession } from 'onnxruntime-node';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 
+import { maxModelBytes, maxSessions, maxThreads } from '../config';
 import { DeviceUnavailableError, GraphMismatchError } from '../errors';
 import { DEVICE_HINT, type Device, gpuProviderForPlatform, loadOrt } from './runtime';
+import { RemoteSession } from './worker-host';
 
 export interface SessionRequest {
 	onnxPath: string;
@@ -16,38 +22,49 @@ export interface SessionRequest {
 }
 
 export interface LoadedSession {
-	session: InferenceSession;
+	session: RemoteSession;
 	/** The provider actually used: 'cpu', 'cuda', 'dml' or 'coreml'. */
 	provider: string;
 	/** Set when `auto` fell back to CPU: why. */
 	fallbackReason?: string;
 }
 
-function keyOf(r: SessionRequest): string {
-	return `${r.onnxPath}\u0000${r.device}\u0000${r.threads ?? 0}`;
+/** Threads a request may use: 0 (ONNX Runtime decides) or 1..cores. */
+export function clampThreads(threads?: number): number {
+	if (!threads || !Number.isFinite(threads) || threads < 1) return 0;
+	return Math.min(Math.floor(threads), maxThreads());
 }
 
-async function createSession(onnxPath: string, provider: string, threads?: number) {
-	const ort = loadOrt();
-	const options: InferenceSession.SessionOptions = {
-		executionProviders: [provider],
-		graphOptimizationLevel: 'all',
-	};
-	if (threads && threads > 0) {
-		options.intraOpNumThreads = threads;
-		options.interOpNumThreads = 1;
+function keyOf(r: SessionRequest): string {
+	return `${r.onnxPath}\u0000${r.device}\u0000${clampThreads(r.threads)}`;
+}
+
+/** The model file plus its external-data files: what loading it costs in memory, roughly. */
+export function modelBytes(onnxPath: string): number {
+	let bytes = 0;
+	try {
+		bytes = statSync(onnxPath).size;
+		const dir = path.dirname(onnxPath);
+		const base = path.basename(onnxPath);
+		for (const f of readdirSync(dir)) {
+			if (f !== base && (f.startsWith(`${base}_data`) || f.startsWith(`${base}.data`))) bytes += statSync(path.join(dir, f)).size;
+		}
+	} catch {
+		// the load itself reports a missing file
 	}
-	return await ort.InferenceSession.create(onnxPath, options);
+	return bytes;
 }
 
 export async function openSession(r: SessionRequest): Promise<LoadedSession> {
+	loadOrt(); // a binary that cannot load on this system (Alpine/musl) is reported here, clearly
+	const threads = clampThreads(r.threads);
 	if (r.device === 'cpu') {
-		return { session: await createWithContext(r.onnxPath, 'cpu', r.threads), provider: 'cpu' };
+		return { session: await createWithContext(r.onnxPath, 'cpu', threads), provider: 'cpu' };
 	}
 	const gpu = r.device === 'auto' ? gpuProviderForPlatform() : r.device;
 	if (gpu) {
 		try {
-			return { session: await createSession(r.onnxPath, gpu, r.threads), provider: gpu };
+			return { session: await RemoteSession.create(r.onnxPath, gpu, threads), provider: gpu };
 		} catch (error) {
 			if (r.device !== 'auto') {
 				throw new DeviceUnavailableError(
@@ -55,7 +72,7 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 					DEVICE_HINT[gpu],
 				);
 			}
-			const session = await createWithContext(r.onnxPath, 'cpu', r.threads);
+			const session = await createWithContext(r.onnxPath, 'cpu', threads);
 			return {
 				session,
 				provider: 'cpu',
@@ -63,17 +80,16 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 			};
 		}
 	}
-	const session = await createWithContext(r.onnxPath, 'cpu', r.threads);
+	const session = await createWithContext(r.onnxPath, 'cpu', threads);
 	return { session, provider: 'cpu', fallbackReason: `No GPU provider on ${process.platform}; using CPU.` };
 }
 
-async function createWithContext(onnxPath: string, provider: string, threads?: number) {
+async function createWithContext(onnxPath: string, provider: string, threads: number) {
 	try {
-		return await createSession(onnxPath, provider, threads);
+		return await RemoteSession.create(onnxPath, provider, threads);
 	} catch (error) {
-		if (error instanceof DeviceUnavailableError) throw error;
 		throw new GraphMismatchError(
-			`ONNX Runtime could not load ${onnxPath}: ${firstLine(error)}`,
+			`ONNX Runtime could not load ${path.basename(onnxPath)}: ${firstLine(error)}`,
 			'The file may be incomplete (re-download it), use an operator newer than this ONNX Runtime, or not be an ONNX model.',
 		);
 	}
@@ -87,50 +103,94 @@ interface Entry {
 	loading: Promise<LoadedSession>;
 	users: number;
 	evicted: boolean;
+	bytes: number;
+}
+
+export interface SessionCacheStats {
+	/** Sessions created since the cache was made. */
+	loads: number;
+	/** Requests served by a draining (evicted but running) session. */
+	revived: number;
 }
 
 export class SessionCache {
 	private readonly entries = new Map<string, Entry>();
+	private readonly draining = new Map<string, Entry>();
+	readonly stats: SessionCacheStats = { loads: 0, revived: 0 };
 
-	constructor(private readonly capacity = 4) {}
+	constructor(
+		private readonly capacity = maxSessions(),
+		private readonly byteBudget = maxModelBytes(),
+	) {}
 
 	/**
 	 * Runs `fn` with a cached session. A session evicted while in use is
-	 * released only when its last user is done.
+	 * released only when its last user is done, and reused until then.
 	 */
 	async use<T>(r: SessionRequest, fn: (loaded: LoadedSession) => Promise<T>): Promise<T> {
 		const key = keyOf(r);
 		let entry = this.entries.get(key);
 		if (entry) {
 			this.entries.delete(key); // re-insert: most recently used goes last
+		} else if ((entry = this.draining.get(key))) {
+			this.draining.delete(key);
+			entry.evicted = false;
+			this.stats.revived++;
 		} else {
-			entry = { loading: openSession(r), users: 0, evicted: false };
-			const created = entry;
-			created.loading.catch(() => {
-				if (this.entries.get(key) === created) this.entries.delete(key);
-			});
+			entry = this.create(key, r);
 		}
 		this.entries.set(key, entry);
 		entry.users++;
 		this.evict();
 		try {
-			return await fn(await entry.loading);
+			let loaded = await entry.loading;
+			if (!loaded.session.alive) {
+				// ONNX Runtime's thread was restarted: load again, once, for everyone.
+				if (this.entries.get(key) === entry) {
+					entry.loading = openSession(r);
+					this.stats.loads++;
+				}
+				loaded = await entry.loading;
+			}
+			return await fn(loaded);
 		} finally {
 			entry.users--;
-			if (entry.evicted && entry.users === 0) release(entry);
+			if (entry.evicted && entry.users === 0) {
+				if (this.draining.get(key) === entry) this.draining.delete(key);
+				void release(entry);
+			}
 		}
+	}
+
+	private create(key: string, r: SessionRequest): Entry {
+		const entry: Entry = { loading: openSession(r), users: 0, evicted: false, bytes: modelBytes(r.onnxPath) };
+		this.stats.loads++;
+		entry.loading.catch(() => {
+			if (this.entries.get(key) === entry) this.entries.delete(key);
+		});
+		return entry;
 	}
 
 	get size(): number {
 		return this.entries.size;
 	}
 
+	/** Bytes of the model files held by cached and draining sessions. */
+	get bytes(): number {
+		let sum = 0;
+		for (const e of this.entries.values()) sum += e.bytes;
+		for (const e of this.draining.values()) sum += e.bytes;
+		return sum;
+	}
+
 	private evict(): void {
-		while (this.entries.size > this.capacity) {
+		// The newest entry (the one being used) always stays, even alone over budget.
+		while (this.entries.size > 1 && (this.entries.size > this.capacity || this.bytes > this.byteBudget)) {
 			const [oldest, entry] = this.entries.entries().next().value as [string, Entry];
 			this.entries.delete(oldest);
 			entry.evicted = true;
-			if (entry.users === 0) release(entry);
+			if (entry.users === 0) void release(entry);
+			else this.draining.set(oldest, entry);
 		}
 	}
 
@@ -148,4 +208,4 @@ async function release(entry: Entry): Promise<void> {
 }
 
 /** Process-wide cache shared by every execution of the node. */
-export const sessionCache = new SessionCache(Number(process.env.N8N_AUDIO_CLASSIFICATION_MAX_SESSIONS) || 4);
+export const sessionCache = new SessionCache();

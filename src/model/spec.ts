@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../config';
 import { ModelConfigError, ModelNotFoundError } from '../errors';
 import type { PreprocessorConfig } from '../features';
 import { AUTO_ORDER, type DtypeChoice, type Dtype, variantFileName } from './variants';
@@ -41,11 +42,9 @@ function readJson<T>(dir: string, file: string): T {
 	}
 	try {
 		return JSON.parse(readFileSync(full, 'utf8')) as T;
-	} catch (error) {
-		throw new ModelConfigError(
-			`${file} in ${dir} is not valid JSON: ${(error as Error).message}`,
-			`Download ${file} again from the model's page.`,
-		);
+	} catch {
+		// No parser message: it quotes the file's first bytes, whatever the file is.
+		throw new ModelConfigError(`${file} of the model is not valid JSON`, `Download ${file} again from the model's page.`);
 	}
 }
 
@@ -76,6 +75,9 @@ export function loadModelSpec(dir: string, dtype: DtypeChoice, name?: string): M
 	}
 	const config = readJson<ModelConfig>(dir, 'config.json');
 	const preprocessor = readJson<PreprocessorConfig>(dir, 'preprocessor_config.json');
+	if (typeof config !== 'object' || config === null || typeof preprocessor !== 'object' || preprocessor === null) {
+		throw new ModelConfigError('config.json or preprocessor_config.json is not a JSON object', "Download them again from the model's page.");
+	}
 	const order = dtype === 'auto' ? AUTO_ORDER : [dtype];
 	let chosen: Dtype | undefined;
 	let onnxPath: string | undefined;
@@ -98,9 +100,9 @@ export function loadModelSpec(dir: string, dtype: DtypeChoice, name?: string): M
 		);
 	}
 	const samplingRate = Number(preprocessor.sampling_rate ?? 16000);
-	if (!Number.isFinite(samplingRate) || samplingRate <= 0) {
+	if (!Number.isInteger(samplingRate) || samplingRate < MIN_SAMPLE_RATE || samplingRate > MAX_SAMPLE_RATE) {
 		throw new ModelConfigError(
-			`preprocessor_config.json has an invalid sampling_rate (${String(preprocessor.sampling_rate)})`,
+			`preprocessor_config.json has an invalid sampling_rate (${String(preprocessor.sampling_rate).slice(0, 40)}; supported: ${MIN_SAMPLE_RATE}-${MAX_SAMPLE_RATE} Hz)`,
 			'Fix sampling_rate in preprocessor_config.json (usually 16000).',
 		);
 	}

@@ -1,0 +1,55 @@
+/**
+ * Every limit and environment variable the engine reads, in one place, so an
+ * instance (or a queue-mode worker) can be sized from one page. Environment
+ * variables are instance settings: workflows cannot change them.
+ */
+import { availableParallelism, totalmem } from 'node:os';
+
+const ENV_PREFIX = 'N8N_AUDIO_CLASSIFICATION_';
+
+function envNumber(name: string, fallback: number): number {
+	const raw = process.env[ENV_PREFIX + name];
+	const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+	return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** Sample rates accepted from files and from model configs. */
+export const MIN_SAMPLE_RATE = 1_000;
+export const MAX_SAMPLE_RATE = 384_000;
+
+/** The Max Duration option's default (seconds): classify takes the whole clip at once. */
+export const DEFAULT_MAX_DURATION_S = 600;
+/** Upper bound of the Max Duration option, whatever a workflow sets (seconds). */
+export function maxDurationCeiling(): number {
+	return envNumber('MAX_DURATION_CEILING_S', 3 * 3600);
+}
+
+/** Sessions kept loaded (least recently used evicted). */
+export function maxSessions(): number {
+	return Math.floor(envNumber('MAX_SESSIONS', 4));
+}
+
+/** Bytes of model files kept loaded at once (default: 40% of the machine's memory). */
+export function maxModelBytes(): number {
+	return envNumber('MAX_MODEL_MEMORY_MB', (0.4 * totalmem()) / 2 ** 20) * 2 ** 20;
+}
+
+/** Estimated working memory one inference may use (default 2 GiB). */
+export function maxInferenceBytes(): number {
+	return envNumber('MAX_INFERENCE_MEMORY_MB', 2048) * 2 ** 20;
+}
+
+/** ONNX Runtime threads a workflow may ask for: at most the cores of this machine. */
+export function maxThreads(): number {
+	return Math.max(1, availableParallelism());
+}
+
+/** ffmpeg binary chosen by the instance (FFMPEG_PATH), not by workflows. */
+export function ffmpegPathFromEnv(): string | undefined {
+	return process.env.FFMPEG_PATH || undefined;
+}
+
+/** Seconds ffmpeg may run for one item. */
+export function ffmpegTimeoutMs(): number {
+	return envNumber('FFMPEG_TIMEOUT_S', 120) * 1000;
+}

@@ -1,0 +1,32 @@
+/**
+ * Cooperative time slicing: long loops call `tick()` every few thousand
+ * iterations; once a slice has used its budget the loop yields to the event
+ * loop (so n8n keeps serving webhooks and the editor) and checks for
+ * cancellation.
+ */
+import { performance } from 'node:perf_hooks';
+
+import { CancelledError } from '../errors';
+
+export const SLICE_MS = 25;
+
+export class Slicer {
+	private sliceStart = performance.now();
+
+	constructor(
+		private readonly signal?: AbortSignal,
+		private readonly budgetMs = SLICE_MS,
+	) {}
+
+	/** Throws CancelledError once the execution is stopped. */
+	check(): void {
+		if (this.signal?.aborted) throw new CancelledError();
+	}
+
+	async tick(): Promise<void> {
+		if (performance.now() - this.sliceStart < this.budgetMs) return;
+		await new Promise<void>((resolve) => setImmediate(resolve));
+		this.sliceStart = performance.now();
+		this.check();
+	}
+}
