@@ -6,6 +6,7 @@ import { decodeAudio } from './audio/decode';
 import { CancelledError } from './errors';
 import { getFeatureExtractor } from './features';
 import { checkInferenceBudget } from './inference/budget';
+import { runSliced, Slicer } from './util/slicer';
 import type { Device } from './inference/runtime';
 import { runClassifier } from './inference/run';
 import { sessionCache } from './inference/session-cache';
@@ -46,7 +47,7 @@ export async function classifyAudio(
 		maxDuration: options.maxDuration,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
-	const features = extractor.extract(decoded.samples, spec.preprocessor);
+	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));
 	return await sessionCache.use(
 		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads },
 		async (loaded) => {

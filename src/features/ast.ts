@@ -6,6 +6,7 @@
  */
 import { fftOfSize } from './fft';
 import { applyFilter, cachedTable, kaldiMelBanks, sparsify } from './mel';
+import { runSync, type Steps } from '../util/slicer';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const FRAME_LENGTH = 400; // 25 ms at 16 kHz
@@ -15,6 +16,10 @@ const LOG_FLOOR = 1.1920928955078125e-7; // float32 epsilon, Kaldi's floor
 
 /** Fbank frames of the clip; at most maxFrames (the ones the model keeps: AST truncates to max_length). */
 export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames = Infinity): Float32Array[] {
+	return runSync(kaldiFbankSteps(samples, sampleRate, numMelBins, maxFrames));
+}
+
+function* kaldiFbankSteps(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames: number): Steps<Float32Array[]> {
 	const frameLength = Math.round((sampleRate * FRAME_LENGTH) / 16000);
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
 	const padded = 2 ** Math.ceil(Math.log2(frameLength));
@@ -29,6 +34,7 @@ export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins
 	const power = new Float64Array(padded / 2 + 1);
 	const out: Float32Array[] = [];
 	for (let t = 0; t < frames; t++) {
+		if (t % 64 === 63) yield;
 		const start = t * frameShift;
 		let mean = 0;
 		for (let i = 0; i < frameLength; i++) mean += samples[start + i];
@@ -49,12 +55,15 @@ export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins
 export const astFeatureExtractor: FeatureExtractor = {
 	outputs: ['input_values'],
 	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors {
+		return runSync(this.steps(samples, config));
+	},
+	*steps(samples: Float32Array, config: PreprocessorConfig): Steps<FeatureTensors> {
 		const numMelBins = config.num_mel_bins ?? 128;
 		const maxLength = config.max_length ?? 1024;
 		const mean = config.mean ?? -4.2677393;
 		const std = config.std ?? 4.5689974;
 		const doNormalize = config.do_normalize ?? true;
-		const fbank = kaldiFbank(samples, config.sampling_rate ?? 16000, numMelBins, maxLength);
+		const fbank = yield* kaldiFbankSteps(samples, config.sampling_rate ?? 16000, numMelBins, maxLength);
 		const data = new Float32Array(maxLength * numMelBins); // zero padding, as AST pads
 		for (let t = 0; t < Math.min(maxLength, fbank.length); t++) data.set(fbank[t], t * numMelBins);
 		if (doNormalize) {

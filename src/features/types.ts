@@ -1,3 +1,5 @@
+import type { Steps } from '../util/slicer';
+
 /** Tensors produced by a feature extractor, independent of ONNX Runtime. */
 export interface FeatureTensor {
 	type: 'float32' | 'int64';
@@ -32,4 +34,6 @@ export interface FeatureExtractor {
 	/** Names of the tensors it can produce, e.g. input_values, attention_mask. */
 	readonly outputs: readonly string[];
 	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors;
+	/** The same computation in steps, so the pipeline can yield to n8n's event loop between them. */
+	steps(samples: Float32Array, config: PreprocessorConfig): Steps<FeatureTensors>;
 }

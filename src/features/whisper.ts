@@ -5,6 +5,7 @@
  */
 import { fftOfSize } from './fft';
 import { applyFilter, cachedTable, slaneyMelBanks, sparsify } from './mel';
+import { runSync, type Steps } from '../util/slicer';
 import type { FeatureExtractor, FeatureTensors, PreprocessorConfig } from './types';
 
 const MEL_FLOOR = 1e-10;
@@ -12,6 +13,9 @@ const MEL_FLOOR = 1e-10;
 export const whisperFeatureExtractor: FeatureExtractor = {
 	outputs: ['input_features'],
 	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors {
+		return runSync(this.steps(samples, config));
+	},
+	*steps(samples: Float32Array, config: PreprocessorConfig): Steps<FeatureTensors> {
 		const nFft = config.n_fft ?? 400;
 		const hop = config.hop_length ?? 160;
 		const sampleRate = config.sampling_rate ?? 16000;
@@ -40,6 +44,7 @@ export const whisperFeatureExtractor: FeatureExtractor = {
 		const logMel = new Float32Array(nMels * frames); // [mel][frame]
 		let max = -Infinity;
 		for (let t = 0; t < frames; t++) {
+			if (t % 256 === 255) yield;
 			const start = t * hop - half;
 			for (let i = 0; i < nFft; i++) frame[i] = reflect(start + i) * window[i];
 			fft.powerSpectrum(frame, power);

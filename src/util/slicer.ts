@@ -30,3 +30,25 @@ export class Slicer {
 		this.check();
 	}
 }
+
+/**
+ * Long computations are written as generators that `yield` between chunks of
+ * work; they run to completion synchronously (runSync) or yielding to the
+ * event loop when their slice is used up (runSliced).
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+export function runSync<T>(steps: Steps<T>): T {
+	for (;;) {
+		const r = steps.next();
+		if (r.done) return r.value;
+	}
+}
+
+export async function runSliced<T>(steps: Steps<T>, slicer: Slicer): Promise<T> {
+	for (;;) {
+		const r = steps.next();
+		if (r.done) return r.value;
+		await slicer.tick();
+	}
+}

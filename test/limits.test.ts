@@ -1,0 +1,154 @@
+/**
+ * The largest inputs the limits allow must not freeze n8n: the event loop is
+ * measured (perf_hooks.monitorEventLoopDelay) while the engine classifies
+ * them. Limits that refuse work must do so before the work, with a fix.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { decodeAudio } from '../src/audio/decode';
+import { AudioLimitError, CancelledError, ModelConfigError, ResourceLimitError } from '../src/errors';
+import { estimateInferenceBytes } from '../src/inference/budget';
+import { sessionCache } from '../src/inference/session-cache';
+import { resolveBuiltIn } from '../src/model/catalog';
+import { loadModelSpec } from '../src/model/spec';
+import { classifyAudio } from '../src/pipeline';
+import { MODELS, describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { wav } = require('../scripts/security/bad-inputs.js') as { wav: (o: Record<string, unknown>) => Buffer };
+
+/** Ten minutes of 44.1 kHz stereo 16-bit noise-and-tone: 106 MB, the largest WAV the default allows. */
+function longStereoWav(seconds: number, rate = 44100): Buffer {
+	const frames = seconds * rate;
+	const data = Buffer.alloc(frames * 4);
+	let x = 1;
+	for (let i = 0; i < frames; i++) {
+		x = (x * 1103515245 + 12345) & 0x7fffffff;
+		const v = Math.round(3000 * Math.sin(i / 20) + ((x & 0xfff) - 2048));
+		data.writeInt16LE(v, i * 4);
+		data.writeInt16LE(-v, i * 4 + 2);
+	}
+	return wav({ channels: 2, rate, bits: 16, data });
+}
+
+async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; maxDelayMs: number }> {
+	const h = monitorEventLoopDelay({ resolution: 10 });
+	h.enable();
+	try {
+		const value = await fn();
+		return { value, maxDelayMs: h.max / 1e6 };
+	} finally {
+		h.disable();
+	}
+}
+
+const builtIn = () => {
+	const { dir, model } = resolveBuiltIn('speech-commands-dscnn');
+	return loadModelSpec(dir, 'auto', model.id);
+};
+const options = { topK: 1, functionToApply: 'softmax' as const, device: 'cpu' as const };
+
+afterAll(async () => sessionCache.clear());
+
+describe('the largest allowed input keeps n8n responsive', () => {
+	const big = longStereoWav(600);
+
+	it('10 minutes of 44.1 kHz stereo WAV through the built-in model: event loop never blocked over 250 ms', async () => {
+		const { value, maxDelayMs } = await measured(() => classifyAudio(big, builtIn(), options));
+		console.log(`limits: 10-min WAV, max event-loop delay ${maxDelayMs.toFixed(0)} ms`);
+		expect(value.duration).toBeCloseTo(600, 0);
+		expect(value.labels).toHaveLength(1);
+		expect(maxDelayMs).toBeLessThan(250);
+	}, 120_000);
+
+	it('a stopped execution stops decoding within a second', async () => {
+		const controller = new AbortController();
+		const started = Date.now();
+		setTimeout(() => controller.abort(), 100);
+		const error = await decodeAudio(big, { samplingRate: 16000, signal: controller.signal }).catch((e) => e);
+		expect(error).toBeInstanceOf(CancelledError);
+		expect(Date.now() - started).toBeLessThan(1100);
+	});
+
+	it('a clip one second over Max Duration is refused from its header, before decoding', async () => {
+		const started = Date.now();
+		const error = await decodeAudio(big, { samplingRate: 16000, maxDuration: 599 }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioLimitError);
+		expect(error.message).toMatch(/longer than the limit of 9 min 59 s \(its header says 10 min 0 s\)/);
+		expect(error.hint).toMatch(/Max Duration/);
+		expect(Date.now() - started).toBeLessThan(100);
+	});
+
+	it('AST computes only the 1,024 frames it keeps of a 10-minute clip', async () => {
+		const spec = loadModelSpec(path.join(MODELS, 'tiny-ast'), 'auto');
+		const { value, maxDelayMs } = await measured(() => classifyAudio(big, spec, options));
+		expect(value.labels).toHaveLength(1);
+		expect(maxDelayMs).toBeLessThan(250);
+	}, 120_000);
+});
+
+describe('limits that refuse work before doing it', () => {
+	it('a waveform transformer on 10 minutes: refused with the length that fits the memory budget', async () => {
+		const spec = loadModelSpec(path.join(MODELS, 'tiny-wav2vec2'), 'auto');
+		expect(estimateInferenceBytes(spec, 600 * 16000)).toBeGreaterThan(10 * 2 ** 30);
+		const tenMinutes16k = wav({ rate: 16000, data: Buffer.alloc(600 * 16000 * 2) });
+		const started = Date.now();
+		const error = await classifyAudio(tenMinutes16k, spec, options).catch((e) => e);
+		expect(error).toBeInstanceOf(ResourceLimitError);
+		expect(error.message).toMatch(/too long for .* in one pass/);
+		expect(error.hint).toMatch(/Trim clips to about \d+(\.\d)? s/);
+		expect(Date.now() - started).toBeLessThan(5000);
+		// The built-in model's cost does not grow that way: it is not limited.
+		expect(estimateInferenceBytes(builtIn(), 600 * 16000)).toBe(0);
+	});
+
+	it('a model whose sampling_rate is absurd is refused when it loads', () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'absurd-rate-'));
+		try {
+			cpSync(path.join(MODELS, 'tiny-wav2vec2'), dir, { recursive: true });
+			for (const rate of [1, 0.5, 10_000_000]) {
+				const pre = JSON.parse(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
+				writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify({ ...pre, sampling_rate: rate }));
+				expect(() => loadModelSpec(dir, 'auto')).toThrow(ModelConfigError);
+			}
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it('a config file that is not JSON is reported without quoting its content', () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'bad-json-'));
+		try {
+			cpSync(path.join(MODELS, 'tiny-wav2vec2'), dir, { recursive: true });
+			writeFileSync(path.join(dir, 'config.json'), 'root:x:0:0:root:/root:/bin/bash\n');
+			expect(() => loadModelSpec(dir, 'auto')).toThrow(/config.json of the model is not valid JSON$/);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+});
+
+describeWithFfmpeg('compressed input is counted while ffmpeg decodes it', () => {
+	it('an MP3 with no length in its header stops at the limit, and the event loop stays free', async () => {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const { execFileSync } = require('node:child_process');
+		const dir = mkdtempSync(path.join(tmpdir(), 'long-mp3-'));
+		try {
+			const file = path.join(dir, 'long.mp3');
+			execFileSync(systemFfmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=300:r=16000', '-t', '130', '-b:a', '16k', file]);
+			const mp3 = readFileSync(file);
+			const { value: error, maxDelayMs } = await measured(() =>
+				decodeAudio(mp3, { samplingRate: 16000, maxDuration: 60 }).catch((e) => e),
+			);
+			expect(error).toBeInstanceOf(AudioLimitError);
+			expect(maxDelayMs).toBeLessThan(250);
+			const ok = await decodeAudio(mp3, { samplingRate: 16000, maxDuration: 140 });
+			expect(ok.duration).toBeGreaterThan(129);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+});
