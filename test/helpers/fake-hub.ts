@@ -59,6 +59,15 @@ export class FakeHub {
 	/** Wait this long before sending CDN bodies. */
 	slowMs = 0;
 
+	/** Hostile mirror: rewrite the headers of /resolve answers (ETag, X-Repo-Commit, ...). */
+	tamperHeaders?: (file: string, headers: http.OutgoingHttpHeaders) => void;
+
+	/** Hostile mirror: extra file names in the repo listing. */
+	extraListing: string[] = [];
+
+	/** Hostile CDN: send this many bytes more than the file has, with a matching Content-Length or chunked. */
+	oversize?: { bytes: number; mode: 'content-length' | 'chunked' };
+
 	private server = http.createServer((req, res) => this.handle(req, res));
 
 	url = '';
@@ -121,7 +130,8 @@ export class FakeHub {
 			if (!repo) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end();
 			if (this.refuse(repo, req, res)) return;
 			if (parts[5] !== 'main' && parts[5] !== repo.commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
-			const body = { id: `${parts[2]}/${parts[3]}`, sha: repo.commit, siblings: Object.keys(repo.files).map((rfilename) => ({ rfilename })) };
+			const names = [...Object.keys(repo.files), ...this.extraListing];
+			const body = { id: `${parts[2]}/${parts[3]}`, sha: repo.commit, siblings: names.map((rfilename) => ({ rfilename })) };
 			return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 		}
 		if (parts[2] === 'resolve') {
@@ -130,24 +140,26 @@ export class FakeHub {
 			if (this.refuse(repo, req, res)) return;
 			if (parts[3] !== 'main' && parts[3] !== repo.commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
 			const file = parts.slice(4).join('/');
-			const content = repo.files[file];
+			const content = repo.files[file] ?? (this.extraListing.includes(file) ? Buffer.from('x') : undefined);
 			if (!content) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end();
 			if (isLfs(file)) {
-				return void res
-					.writeHead(302, {
-						location: `${this.url}/cdn/${sha256(content)}?signature=abc`,
-						'x-repo-commit': repo.commit,
-						'x-linked-etag': `"${sha256(content)}"`,
-						'x-linked-size': String(content.length),
-						etag: `"${gitOid(content)}"`,
-					})
-					.end();
+				const headers: http.OutgoingHttpHeaders = {
+					location: `${this.url}/cdn/${sha256(content)}?signature=abc`,
+					'x-repo-commit': repo.commit,
+					'x-linked-etag': `"${sha256(content)}"`,
+					'x-linked-size': String(content.length),
+					etag: `"${gitOid(content)}"`,
+				};
+				this.tamperHeaders?.(file, headers);
+				return void res.writeHead(302, headers).end();
 			}
-			res.writeHead(200, {
+			const headers: http.OutgoingHttpHeaders = {
 				'x-repo-commit': repo.commit,
 				etag: `"${gitOid(content)}"`,
 				'content-length': String(content.length),
-			});
+			};
+			this.tamperHeaders?.(file, headers);
+			res.writeHead(200, headers);
 			return void (req.method === 'HEAD' ? res.end() : res.end(content));
 		}
 		if (parts[0] === 'cdn') {
@@ -164,11 +176,13 @@ export class FakeHub {
 	private serveCdn(req: http.IncomingMessage, res: http.ServerResponse, full: Buffer): void {
 		let body = Buffer.from(full);
 		if (this.corrupt) body[body.length >> 1] ^= 0xff;
+		if (this.oversize) body = Buffer.concat([body, Buffer.alloc(this.oversize.bytes, 0x41)]);
 		let start = 0;
 		const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
 		if (m) start = Number(m[1]);
 		const slice = body.subarray(start);
 		const headers: http.OutgoingHttpHeaders = { 'content-length': String(slice.length), 'accept-ranges': 'bytes' };
+		if (this.oversize?.mode === 'chunked') delete headers['content-length'];
 		if (m) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
 		const send = () => {
 			res.writeHead(m ? 206 : 200, headers);
