@@ -42,19 +42,29 @@ function childProcesses(): number[] {
 	return kids;
 }
 
-const leftoverTemp = () => readdirSync(tmpdir()).filter((f) => f.startsWith('n8n-audio-'));
+// The engine's temp files go to os.tmpdir(): a private one per run, so other test files cannot interfere.
+let privateTmp = '';
+const leftoverTemp = () => readdirSync(privateTmp);
 
 describe('the bad-input corpus through the node (built-in model, Continue On Fail)', () => {
 	it(`gives each of the ${cases.length} inputs exactly one item: its labels or a clear error`, async () => {
-		const tempBefore = leftoverTemp();
+		privateTmp = mkdtempSync(path.join(tmpdir(), 'hostile-tmp-'));
+		const savedTmp = process.env.TMPDIR;
+		process.env.TMPDIR = privateTmp;
 		const delay = monitorEventLoopDelay({ resolution: 10 });
 		let peakRss = process.memoryUsage().rss;
 		const rssBefore = peakRss;
 		const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
 		delay.enable();
-		const { items, error } = await runClassifier(files(), { outputMode: 'perInput', topK: 3 }, { onError: 'continueRegularOutput' });
-		delay.disable();
-		clearInterval(sampler);
+		let run;
+		try {
+			run = await runClassifier(files(), { outputMode: 'perInput', topK: 3 }, { onError: 'continueRegularOutput' });
+		} finally {
+			delay.disable();
+			clearInterval(sampler);
+			process.env.TMPDIR = savedTmp;
+		}
+		const { items, error } = run;
 
 		expect(error).toBeUndefined();
 		expect(items).toHaveLength(cases.length);
@@ -79,7 +89,8 @@ describe('the bad-input corpus through the node (built-in model, Continue On Fai
 		expect(maxDelayMs).toBeLessThan(250);
 		expect(rssGrowthMb).toBeLessThan(600);
 		expect(childProcesses()).toEqual([]);
-		expect(leftoverTemp()).toEqual(tempBefore);
+		expect(leftoverTemp()).toEqual([]); // the M4A temp copies were made here, and removed
+		rmSync(privateTmp, { recursive: true, force: true });
 	}, 300_000);
 
 	it('One Item per Label: no input vanishes, even when Minimum Score drops every label', async () => {

@@ -107,7 +107,8 @@ export function prepareN8n(): N8nInstance {
 		},
 		execute(id) {
 			const out = n8n(['execute', `--id=${id}`, '--rawOutput']);
-			const run = JSON.parse(out.slice(out.indexOf('\n{') + 1)) as {
+			// The JSON is pretty-printed from a line "{" to a line "}"; n8n may log after it (task runner shutdown).
+			const run = JSON.parse(out.slice(out.indexOf('\n{') + 1, out.lastIndexOf('\n}') + 2)) as {
 				status: string;
 				data: { resultData: { runData: ExecutionResult['runData'] } };
 			};
