@@ -16,6 +16,7 @@ import { resolveBuiltIn } from '../src/model/catalog';
 import { loadModelSpec } from '../src/model/spec';
 import { classifyAudio } from '../src/pipeline';
 import { MODELS, describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
+import './helpers/n8n'; // n8n's file-access settings for the fixture folders
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { wav } = require('../scripts/security/bad-inputs.js') as { wav: (o: Record<string, unknown>) => Buffer };
@@ -151,4 +152,46 @@ describeWithFfmpeg('compressed input is counted while ffmpeg decodes it', () => 
 			rmSync(dir, { recursive: true, force: true });
 		}
 	});
+});
+
+describe('a stopped execution', () => {
+	it('stops classifying the remaining items within a second', async () => {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const { runClassifierWorkflow } = require('../scripts/lib/n8n-harness') as typeof import('../scripts/lib/n8n-harness');
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const { AudioClassification } = require('../nodes/AudioClassification/AudioClassification.node') as typeof import('../nodes/AudioClassification/AudioClassification.node');
+		const dir = mkdtempSync(path.join(tmpdir(), 'cancel-'));
+		const clip = path.join(dir, 'clip.wav');
+		writeFileSync(clip, longStereoWav(20, 44100)); // 20 s of 44.1 kHz stereo: resampled, so real work per item
+		let ended = 0;
+		let calls = 0;
+		class Timed extends AudioClassification {}
+		Timed.prototype.execute = async function (this: never) {
+			calls++;
+			try {
+				return await AudioClassification.prototype.execute.call(this);
+			} finally {
+				ended = Date.now();
+			}
+		};
+		try {
+			const files = Array.from({ length: 40 }, () => ({ path: clip }));
+			const started = Date.now();
+			const { run } = await runClassifierWorkflow({
+				classifier: new Timed(),
+				files,
+				parameters: { modelSource: 'localFolder', modelPath: path.join(MODELS, 'tiny-ast'), topK: 1 },
+				cancelAfterMs: 1500,
+			});
+			expect(run.status).toBe('canceled');
+			const cancelledAt = started + 1500;
+			while (!ended && Date.now() < cancelledAt + 10_000) await new Promise((r) => setTimeout(r, 20));
+			expect(calls).toBe(1);
+			expect(ended).toBeGreaterThan(0);
+			console.log(`limits: node stopped ${ended - cancelledAt} ms after the cancel`);
+			expect(ended - cancelledAt).toBeLessThan(1000);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}, 60_000);
 });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 
-import { DeviceUnavailableError } from '../src/errors';
+import { DeviceUnavailableError, GraphMismatchError, ResourceLimitError } from '../src/errors';
+import { runClassifier } from '../src/inference/run';
 import { clampThreads, modelBytes, openSession, SessionCache } from '../src/inference/session-cache';
 import type { RemoteSession } from '../src/inference/worker-host';
 import { MODELS } from './helpers/fixtures';
@@ -105,6 +106,31 @@ describe('SessionCache', () => {
 		expect(clampThreads(0)).toBe(0);
 		expect(clampThreads(-3)).toBe(0);
 		expect(clampThreads(1)).toBe(1);
+	});
+});
+
+describe('errors from ONNX Runtime', () => {
+	it('an out-of-memory is reported as such, with what to do, not as a shape mismatch', async () => {
+		// ONNX Runtime's own text for a failed allocation; a real one cannot be provoked safely
+		// here (Linux overcommits, and the kernel's OOM killer acts before any allocation fails).
+		const session = {
+			inputNames: ['input_values'],
+			outputNames: ['logits'],
+			run: async () => {
+				throw new Error('Non-zero status code returned while running MatMul node. Status Message: std::bad_alloc');
+			},
+		} as unknown as RemoteSession;
+		const error = await runClassifier(session, { input_values: { type: 'float32', data: new Float32Array(4), dims: [1, 4] } }).catch((e) => e);
+		expect(error).toBeInstanceOf(ResourceLimitError);
+		expect(error.message).toMatch(/ran out of memory/);
+		expect(error.hint).toMatch(/shorter clip|smaller model/);
+	});
+
+	it('a real shape mismatch is still reported as one', async () => {
+		const loaded = await openSession({ onnxPath: AST, device: 'cpu' });
+		const error = await runClassifier(loaded.session, { input_values: { type: 'float32', data: new Float32Array(16000), dims: [1, 16000] } }).catch((e) => e);
+		expect(error).toBeInstanceOf(GraphMismatchError);
+		await loaded.session.release();
 	});
 });
 

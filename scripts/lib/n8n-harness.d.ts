@@ -13,6 +13,8 @@ export function runClassifierWorkflow(options: {
 	files: Array<HarnessFile | null>;
 	parameters: INodeParameters;
 	nodeSettings?: Partial<INode>;
+	/** Cancel the execution (as the Stop button does) after this many ms. */
+	cancelAfterMs?: number;
 }): Promise<{ run: IRun; items: INodeExecutionData[]; error?: Error; executionTime?: number }>;
 
 export const CLASSIFIER_TYPE: string;

@@ -48,7 +48,7 @@ const CLASSIFIER_TYPE = 'n8n-nodes-audio-classification.audioClassification';
  * Runs Read Audio Files -> Audio Classification and returns the classifier's
  * output items, its error (if the node failed) and the whole run.
  */
-async function runClassifierWorkflow({ classifier, files, parameters, nodeSettings = {} }) {
+async function runClassifierWorkflow({ classifier, files, parameters, nodeSettings = {}, cancelAfterMs }) {
 	const types = { [CLASSIFIER_TYPE]: classifier, 'harness.readAudioFiles': new ReadAudioFiles() };
 	const nodeTypes = {
 		getByName: (type) => types[type],
@@ -106,7 +106,13 @@ async function runClassifierWorkflow({ classifier, files, parameters, nodeSettin
 	const runData = createRunExecutionData({
 		executionData: { nodeExecutionStack: [{ node: source, data: { main: [[{ json: {} }]] }, source: null }] },
 	});
-	await new WorkflowExecute(additionalData, 'manual', runData).processRunExecutionData(workflow);
+	const execution = new WorkflowExecute(additionalData, 'manual', runData).processRunExecutionData(workflow);
+	if (cancelAfterMs !== undefined) {
+		// What the Stop button does: n8n aborts the execution's signal and finishes the run as cancelled.
+		setTimeout(() => execution.cancel(), cancelAfterMs);
+	} else {
+		await execution;
+	}
 	const run = await done;
 	const task = run.data.resultData.runData['Audio Classification']?.[0];
 	return {
