@@ -11,3 +11,4 @@ export { AUTO_ORDER, type DtypeChoice } from './model/variants';
 export { classifyAudio, type Classification, type ClassifyOptions } from './pipeline';
 export type { FunctionToApply, LabelScore } from './postprocess';
 export { DEFAULT_MAX_DURATION_S, maxDurationCeiling } from './config';
+export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';

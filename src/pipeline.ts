@@ -7,6 +7,7 @@ import { CancelledError } from './errors';
 import { getFeatureExtractor } from './features';
 import { checkInferenceBudget } from './inference/budget';
 import { runSliced, Slicer } from './util/slicer';
+import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
 import { runClassifier } from './inference/run';
 import { sessionCache } from './inference/session-cache';
@@ -18,6 +19,8 @@ export interface ClassifyOptions {
 	functionToApply: FunctionToApply;
 	minScore?: number;
 	device: Device;
+	/** ONNX Runtime to use: `auto` (native when it loads here, else WASM), `native` or `wasm`. */
+	backend?: BackendChoice;
 	threads?: number;
 	ffmpegPath?: string;
 	signal?: AbortSignal;
@@ -30,6 +33,8 @@ export interface Classification {
 	/** Seconds of audio after decoding. */
 	duration: number;
 	decoder: string;
+	/** The ONNX Runtime that ran the model: 'native' or 'wasm'. */
+	backend: Backend;
 	provider: string;
 	fallbackReason?: string;
 }
@@ -49,7 +54,7 @@ export async function classifyAudio(
 	checkInferenceBudget(spec, decoded.samples.length);
 	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));
 	return await sessionCache.use(
-		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads },
+		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend },
 		async (loaded) => {
 			if (options.signal?.aborted) throw new CancelledError();
 			const logits = await runClassifier(loaded.session, features);
@@ -64,6 +69,7 @@ export async function classifyAudio(
 				labels,
 				duration: decoded.duration,
 				decoder: decoded.decoder,
+				backend: loaded.backend,
 				provider: loaded.provider,
 				fallbackReason: loaded.fallbackReason,
 			};

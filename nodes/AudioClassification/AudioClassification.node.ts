@@ -10,6 +10,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import {
 	AudioClassificationError,
+	type BackendChoice,
 	classifyAudio,
 	DEFAULT_MAX_DURATION_S,
 	maxDurationCeiling,
@@ -27,6 +28,7 @@ import { resolveHubModelDir, searchModels } from './hub';
 
 interface NodeOptions {
 	allBinaryProperties?: boolean;
+	backend?: BackendChoice;
 	cacheDir?: string;
 	offline?: boolean;
 	device?: Device;
@@ -71,7 +73,6 @@ export class AudioClassification implements INodeType {
 		const out: INodeExecutionData[] = [];
 		const specs = new Map<string, ModelSpec | Error>();
 		const signal = this.getExecutionCancelSignal?.();
-		let fallbackLogged = false;
 
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 			if (signal?.aborted) {
@@ -96,15 +97,18 @@ export class AudioClassification implements INodeType {
 						functionToApply: options.functionToApply ?? 'softmax',
 						minScore: options.minScore || undefined,
 						device: options.device ?? 'cpu',
+						backend: options.backend ?? 'auto',
 						threads: options.threads || undefined,
 						ffmpegPath: options.ffmpegPath || undefined,
 						maxDuration: maxDurationOf(options),
 						signal,
 					});
-					if (result.fallbackReason && !fallbackLogged) {
-						this.logger.warn(`Audio Classification: ${result.fallbackReason}`);
-						fallbackLogged = true;
-					}
+					if (result.fallbackReason) logOnce(this, 'warn', `Audio Classification: ${result.fallbackReason}`);
+					logOnce(
+						this,
+						'info',
+						`Audio Classification: ${spec.name} runs on ONNX Runtime ${result.backend} (${result.provider}); audio decoded by ${result.decoder}`,
+					);
 					const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
 					const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
 					const binaryOut: Record<string, IBinaryData> = { [property]: binary };
@@ -224,6 +228,15 @@ function toItems(result: Classification, mode: string, base: IDataObject, contex
 		return [{ ...base, label: null, score: null, rank: null, ...context }];
 	}
 	return result.labels.map((l, i) => ({ ...base, label: l.label, score: l.score, rank: i + 1, ...context }));
+}
+
+/** Messages logged once per process (a fallback warning on every item would flood the log). */
+const logged = new Set<string>();
+
+function logOnce(ctx: IExecuteFunctions, level: 'info' | 'warn', message: string): void {
+	if (logged.has(message)) return;
+	logged.add(message);
+	ctx.logger[level](message);
 }
 
 function maxDurationOf(options: NodeOptions): number {

@@ -154,6 +154,22 @@ export const properties: INodeProperties[] = [
 		default: {},
 		options: [
 			{
+				displayName: 'Backend',
+				name: 'backend',
+				type: 'options',
+				options: [
+					{
+						name: 'Auto',
+						value: 'auto',
+						description: 'Native ONNX Runtime when it loads on this system, else WebAssembly (e.g. n8n\'s Alpine Docker image)',
+					},
+					{ name: 'Native', value: 'native', description: 'Onnxruntime-node: fastest, supports GPUs; glibc Linux, macOS, Windows' },
+					{ name: 'WebAssembly', value: 'wasm', description: 'Onnxruntime-web inside Node: runs everywhere, CPU only, slower' },
+				],
+				default: 'auto',
+				description: 'Which ONNX Runtime runs the model',
+			},
+			{
 				displayName: 'Cache Folder',
 				name: 'cacheDir',
 				type: 'string',

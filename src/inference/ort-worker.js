@@ -5,7 +5,36 @@
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 
-const ort = require(workerData.ortPath);
+const fs = require('node:fs');
+const path = require('node:path');
+
+// Each runtime is loaded on first use: a system where onnxruntime-node's
+// binary cannot load (Alpine/musl) never touches it when WASM is chosen.
+const runtimes = {};
+function runtime(backend) {
+	if (runtimes[backend]) return runtimes[backend];
+	if (backend === 'wasm') {
+		const ort = require(path.join(workerData.wasmDir, 'ort.node.min.js'));
+		ort.env.wasm.wasmPaths = workerData.wasmDir + path.sep;
+		ort.env.wasm.numThreads = workerData.wasmThreads;
+		runtimes.wasm = ort;
+	} else {
+		if (!workerData.ortPath) throw new Error('onnxruntime-node is not installed');
+		runtimes.native = require(workerData.ortPath);
+	}
+	return runtimes[backend];
+}
+
+/** WASM cannot open files next to the model by itself: list its external-data files. */
+function externalData(modelPath) {
+	const dir = path.dirname(modelPath);
+	const base = path.basename(modelPath);
+	return fs
+		.readdirSync(dir)
+		.filter((f) => f !== base && (f.startsWith(`${base}_data`) || f.startsWith(`${base}.data`)))
+		.map((f) => ({ path: f, data: path.join(dir, f) }));
+}
+
 const sessions = new Map();
 let nextHandle = 1;
 
@@ -15,19 +44,24 @@ function plainTensor(t) {
 
 async function handle(msg) {
 	if (msg.op === 'create') {
+		const ort = runtime(msg.backend);
 		const options = { executionProviders: [msg.provider], graphOptimizationLevel: 'all' };
-		if (msg.threads > 0) {
+		if (msg.backend === 'wasm') {
+			const data = externalData(msg.path);
+			if (data.length) options.externalData = data;
+		} else if (msg.threads > 0) {
 			options.intraOpNumThreads = msg.threads;
 			options.interOpNumThreads = 1;
 		}
 		const session = await ort.InferenceSession.create(msg.path, options);
 		const id = nextHandle++;
-		sessions.set(id, session);
+		sessions.set(id, { session, ort });
 		return { handle: id, inputNames: session.inputNames, outputNames: session.outputNames };
 	}
 	if (msg.op === 'run') {
-		const session = sessions.get(msg.handle);
-		if (!session) throw new Error('this session was released');
+		const entry = sessions.get(msg.handle);
+		if (!entry) throw new Error('this session was released');
+		const { session, ort } = entry;
 		const feeds = {};
 		for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
 		const results = await session.run(feeds);
@@ -40,9 +74,9 @@ async function handle(msg) {
 		return { outputs, transfer };
 	}
 	if (msg.op === 'release') {
-		const session = sessions.get(msg.handle);
+		const entry = sessions.get(msg.handle);
 		sessions.delete(msg.handle);
-		if (session) await session.release();
+		if (entry) await entry.session.release();
 		return {};
 	}
 	throw new Error(`unknown operation ${msg.op}`);

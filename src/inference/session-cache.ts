@@ -12,20 +12,25 @@ import path from 'node:path';
 
 import { maxModelBytes, maxSessions, maxThreads } from '../config';
 import { DeviceUnavailableError, GraphMismatchError } from '../errors';
-import { DEVICE_HINT, type Device, gpuProviderForPlatform, loadOrt } from './runtime';
+import { type Backend, type BackendChoice, resolveBackend } from './backends';
+import { DEVICE_HINT, type Device, gpuProviderForPlatform } from './runtime';
 import { RemoteSession } from './worker-host';
 
 export interface SessionRequest {
 	onnxPath: string;
 	device: Device;
 	threads?: number;
+	/** Which ONNX Runtime: `auto` (default) = native when it loads here, else WASM. */
+	backend?: BackendChoice;
 }
 
 export interface LoadedSession {
 	session: RemoteSession;
-	/** The provider actually used: 'cpu', 'cuda', 'dml' or 'coreml'. */
+	/** The runtime actually used. */
+	backend: Backend;
+	/** The provider actually used: 'cpu', 'cuda', 'dml', 'coreml' or 'wasm'. */
 	provider: string;
-	/** Set when `auto` fell back to CPU: why. */
+	/** Set when `auto` fell back (to CPU, or to WASM): why. */
 	fallbackReason?: string;
 }
 
@@ -36,7 +41,8 @@ export function clampThreads(threads?: number): number {
 }
 
 function keyOf(r: SessionRequest): string {
-	return `${r.onnxPath}\u0000${r.device}\u0000${clampThreads(r.threads)}`;
+	const backend = resolveBackend(r.backend).backend; // the cache is keyed by the runtime actually used
+	return `${backend}\u0000${r.onnxPath}\u0000${r.device}\u0000${clampThreads(r.threads)}`;
 }
 
 /** The model file plus its external-data files: what loading it costs in memory, roughly. */
@@ -56,15 +62,26 @@ export function modelBytes(onnxPath: string): number {
 }
 
 export async function openSession(r: SessionRequest): Promise<LoadedSession> {
-	loadOrt(); // a binary that cannot load on this system (Alpine/musl) is reported here, clearly
+	const { backend, fallbackReason: backendReason } = resolveBackend(r.backend); // native unusable and asked for: its clear error
 	const threads = clampThreads(r.threads);
+	if (backend === 'wasm') {
+		if (r.device !== 'cpu' && r.device !== 'auto') {
+			throw new DeviceUnavailableError(
+				`The ${r.device.toUpperCase()} device needs the native ONNX Runtime, and this run uses WebAssembly`,
+				backendReason
+					? `${backendReason} Or choose Device "CPU".`
+					: 'Set Backend to "Auto" or "Native" on a system where onnxruntime-node loads, or choose Device "CPU".',
+			);
+		}
+		return { session: await createWithContext(r.onnxPath, 'wasm', 'wasm', threads), backend, provider: 'wasm', fallbackReason: backendReason };
+	}
 	if (r.device === 'cpu') {
-		return { session: await createWithContext(r.onnxPath, 'cpu', threads), provider: 'cpu' };
+		return { session: await createWithContext(r.onnxPath, 'native', 'cpu', threads), backend, provider: 'cpu' };
 	}
 	const gpu = r.device === 'auto' ? gpuProviderForPlatform() : r.device;
 	if (gpu) {
 		try {
-			return { session: await RemoteSession.create(r.onnxPath, gpu, threads), provider: gpu };
+			return { session: await RemoteSession.create(r.onnxPath, 'native', gpu, threads), backend, provider: gpu };
 		} catch (error) {
 			if (r.device !== 'auto') {
 				throw new DeviceUnavailableError(
@@ -72,22 +89,24 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 					DEVICE_HINT[gpu],
 				);
 			}
-			const session = await createWithContext(r.onnxPath, 'cpu', threads);
+			const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads);
 			return {
 				session,
+				backend,
 				provider: 'cpu',
 				fallbackReason: `${gpu.toUpperCase()} unavailable (${firstLine(error)}); using CPU. ${DEVICE_HINT[gpu]}`,
 			};
 		}
 	}
-	const session = await createWithContext(r.onnxPath, 'cpu', threads);
-	return { session, provider: 'cpu', fallbackReason: `No GPU provider on ${process.platform}; using CPU.` };
+	const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads);
+	return { session, backend, provider: 'cpu', fallbackReason: `No GPU provider on ${process.platform}; using CPU.` };
 }
 
-async function createWithContext(onnxPath: string, provider: string, threads: number) {
+async function createWithContext(onnxPath: string, backend: Backend, provider: string, threads: number) {
 	try {
-		return await RemoteSession.create(onnxPath, provider, threads);
+		return await RemoteSession.create(onnxPath, backend, provider, threads);
 	} catch (error) {
+		if (error instanceof DeviceUnavailableError) throw error;
 		throw new GraphMismatchError(
 			`ONNX Runtime could not load ${path.basename(onnxPath)}: ${firstLine(error)}`,
 			'The file may be incomplete (re-download it), use an operator newer than this ONNX Runtime, or not be an ONNX model.',

@@ -4,9 +4,11 @@
  * outputs transferred back. The worker is unref'd while idle, so it never
  * keeps a process alive, and is restarted if it ever dies.
  */
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { type Backend, nativeRuntimePath, wasmRuntimeDir } from './backends';
 import type { FeatureTensor, FeatureTensors } from '../features/types';
 
 export interface OutputTensor {
@@ -28,8 +30,14 @@ class InferenceThread {
 	generation = 0;
 
 	private start(): Worker {
+		let wasmDir: string | undefined;
+		try {
+			wasmDir = wasmRuntimeDir();
+		} catch {
+			// reported when a WASM session is asked for
+		}
 		const worker = new Worker(path.join(__dirname, 'ort-worker.js'), {
-			workerData: { ortPath: require.resolve('onnxruntime-node') },
+			workerData: { ortPath: nativeRuntimePath(), wasmDir, wasmThreads: Math.min(8, availableParallelism()) },
 			stdout: false,
 			stderr: false,
 		});
@@ -87,11 +95,13 @@ export class RemoteSession {
 		readonly outputNames: readonly string[],
 	) {}
 
-	static async create(onnxPath: string, provider: string, threads?: number): Promise<RemoteSession> {
+	static async create(onnxPath: string, backend: Backend, provider: string, threads?: number): Promise<RemoteSession> {
+		if (backend === 'wasm') wasmRuntimeDir(); // a clear error when the WASM files are missing
 		const generation = inferenceThread.generation;
 		const r = await inferenceThread.call<{ handle: number; inputNames: string[]; outputNames: string[] }>({
 			op: 'create',
 			path: onnxPath,
+			backend,
 			provider,
 			threads: threads ?? 0,
 		});
