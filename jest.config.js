@@ -3,7 +3,15 @@ module.exports = {
 	testEnvironment: '<rootDir>/test/helpers/environment.js',
 	roots: ['<rootDir>/test'],
 	testMatch: ['**/*.test.ts'],
-	transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+	transform: {
+		'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+		// The WASM audio decoders are ES modules; Node loads them with require(),
+		// jest needs them compiled to CommonJS.
+		'^.+\\.js$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+	},
+	transformIgnorePatterns: [
+		'/node_modules/(?!(mpg123-decoder|ogg-opus-decoder|opus-decoder|@wasm-audio-decoders|@eshaz|codec-parser|simple-yenc)/)',
+	],
 	testTimeout: 120000,
 	reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

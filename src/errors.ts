@@ -25,7 +25,7 @@ export class FfmpegNotFoundError extends AudioClassificationError {
 			'This audio format needs ffmpeg, and no ffmpeg was found',
 			`Looked in: ${tried.join('; ')}. Install ffmpeg (e.g. "apt-get install ffmpeg" or "apk add ffmpeg"), ` +
 				'or set the FFMPEG_PATH environment variable where n8n runs. ' +
-				'WAV files are decoded without ffmpeg.',
+				'WAV, MP3, FLAC, Ogg (Opus, Vorbis), WebM/Opus, AIFF and CAF files are decoded without ffmpeg; MP4/M4A (AAC), AMR and video need it.',
 		);
 		this.tried = tried;
 	}

@@ -1,5 +1,5 @@
 /** The engine's public surface (no n8n imports anywhere under src/). */
-export { decodeAudio } from './audio/decode';
+export { decodeAudio, type DecoderChoice } from './audio/decode';
 export { locateFfmpeg } from './audio/ffmpeg';
 export * from './errors';
 export { getFeatureExtractor, SUPPORTED_FEATURE_EXTRACTORS } from './features';

@@ -2,7 +2,7 @@
  * The audio-classification pipeline, free of n8n: bytes -> decode -> features
  * -> ONNX Runtime -> labels. The node maps parameters to this call.
  */
-import { decodeAudio } from './audio/decode';
+import { decodeAudio, type DecoderChoice } from './audio/decode';
 import { CancelledError } from './errors';
 import { getFeatureExtractor } from './features';
 import { checkInferenceBudget } from './inference/budget';
@@ -26,6 +26,8 @@ export interface ClassifyOptions {
 	signal?: AbortSignal;
 	/** Longest audio accepted, in seconds (default 600). */
 	maxDuration?: number;
+	/** Which decoders may run: `auto` (built-in first, then ffmpeg), `builtIn` or `ffmpeg`. */
+	decoder?: DecoderChoice;
 }
 
 export interface Classification {
@@ -50,6 +52,7 @@ export async function classifyAudio(
 		ffmpegPath: options.ffmpegPath,
 		signal: options.signal,
 		maxDuration: options.maxDuration,
+		decoder: options.decoder,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
 	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));

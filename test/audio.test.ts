@@ -46,13 +46,13 @@ describe('in-process WAV decoding (no ffmpeg)', () => {
 	});
 
 	it('reports a missing ffmpeg with every place it looked', async () => {
-		const error = await decodeAudio(audio('speech-44k-stereo.mp3'), withoutFfmpeg).catch((e: unknown) => e);
+		const error = await decodeAudio(audio('speech-44k-stereo.m4a'), withoutFfmpeg).catch((e: unknown) => e); // M4A: no built-in decoder
 		expect(error).toBeInstanceOf(FfmpegNotFoundError);
 		const msg = `${(error as FfmpegNotFoundError).message} ${(error as FfmpegNotFoundError).hint}`;
 		expect(msg).toMatch(/FFMPEG_PATH/);
 		expect(msg).toMatch(/ffmpeg-static/);
 		expect(msg).toMatch(/PATH/);
-		expect(msg).toMatch(/WAV files are decoded without ffmpeg/);
+		expect(msg).toMatch(/WAV, MP3, FLAC, Ogg .* are decoded without ffmpeg/);
 	});
 
 	it('rejects empty input and truncated WAV headers with a clear error', async () => {
@@ -108,7 +108,7 @@ describeWithFfmpeg('ffmpeg decoding through pipes', () => {
 		'speech-video.mp4',
 		'speech-video.mov',
 	])('decodes %s exactly as `ffmpeg -ac 1 -ar 16000 -f f32le` does', async (file) => {
-		const out = await decodeAudio(audio(file), { samplingRate: 16000, ffmpegPath: systemFfmpeg });
+		const out = await decodeAudio(audio(file), { samplingRate: 16000, ffmpegPath: systemFfmpeg, decoder: 'ffmpeg' });
 		expect(out.decoder).toBe('ffmpeg (option (PATH))');
 		expect(maxAbsDiff(out.samples, ffmpegReference(file, 16000))).toBe(0);
 	});
@@ -154,7 +154,7 @@ describeWithFfmpeg('ffmpeg decoding through pipes', () => {
 		writeFileSync(fake, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
 		try {
 			for (const option of [fake, '/bin/sh', '/nonexistent/ffmpeg']) {
-				const error = await decodeAudio(audio('speech-44k-stereo.mp3'), { samplingRate: 16000, ffmpegPath: option }).catch((e) => e);
+				const error = await decodeAudio(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, ffmpegPath: option }).catch((e) => e);
 				expect(error).toBeInstanceOf(FfmpegNotAllowedError);
 				expect(`${error.message} ${error.hint}`).not.toContain(option); // and says nothing about the path
 				expect(error.hint).toMatch(/FFMPEG_PATH/);

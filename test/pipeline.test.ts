@@ -34,11 +34,11 @@ describe('scores equal the Python reference (1e-5) on a 16 kHz WAV, no ffmpeg in
 	});
 });
 
-describeWithFfmpeg('scores equal the Python reference (1e-5) for every container', () => {
+describeWithFfmpeg('with Decoder "FFmpeg", scores equal the Python reference (1e-5) for every container', () => {
 	const clips = Object.keys(expected.scores).filter((c) => !c.endsWith('.wav'));
 	const cases = clips.flatMap((clip) => Object.keys(LABELS).map((model) => [clip, model]));
 	it.each(cases)('%s with %s', async (clip, model) => {
-		const result = await classifyAudio(audio(clip), spec(model), ALL);
+		const result = await classifyAudio(audio(clip), spec(model), { ...ALL, decoder: 'ffmpeg' });
 		const want = expected.scores[clip][model];
 		const got = byLabelOrder(result.labels, LABELS[model]);
 		for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-5);

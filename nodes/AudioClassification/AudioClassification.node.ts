@@ -12,6 +12,7 @@ import {
 	AudioClassificationError,
 	type BackendChoice,
 	classifyAudio,
+	type DecoderChoice,
 	DEFAULT_MAX_DURATION_S,
 	maxDurationCeiling,
 	type Classification,
@@ -29,6 +30,7 @@ import { resolveHubModelDir, searchModels } from './hub';
 interface NodeOptions {
 	allBinaryProperties?: boolean;
 	backend?: BackendChoice;
+	decoder?: DecoderChoice;
 	cacheDir?: string;
 	offline?: boolean;
 	device?: Device;
@@ -98,6 +100,7 @@ export class AudioClassification implements INodeType {
 						minScore: options.minScore || undefined,
 						device: options.device ?? 'cpu',
 						backend: options.backend ?? 'auto',
+						decoder: options.decoder ?? 'auto',
 						threads: options.threads || undefined,
 						ffmpegPath: options.ffmpegPath || undefined,
 						maxDuration: maxDurationOf(options),

@@ -187,6 +187,22 @@ export const properties: INodeProperties[] = [
 					'Whether to classify every binary field of each item instead of only the Input Binary Field',
 			},
 			{
+				displayName: 'Decoder',
+				name: 'decoder',
+				type: 'options',
+				options: [
+					{
+						name: 'Auto',
+						value: 'auto',
+						description: 'Built-in decoders (WAV, MP3, FLAC, Ogg Opus/Vorbis, WebM/Opus, AIFF, CAF), ffmpeg for the rest',
+					},
+					{ name: 'Built-In Only', value: 'builtIn', description: 'Never run ffmpeg' },
+					{ name: 'FFmpeg', value: 'ffmpeg', description: 'Decode everything with ffmpeg, exactly as the Python pipeline does' },
+				],
+				default: 'auto',
+				description: 'How the audio is decoded',
+			},
+			{
 				displayName: 'Device',
 				name: 'device',
 				type: 'options',

@@ -11,10 +11,15 @@
 import { DEFAULT_MAX_DURATION_S, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../config';
 import { AudioClassificationError, AudioDecodeError, AudioLimitError } from '../errors';
 import { Slicer } from '../util/slicer';
-import { decodeWithFfmpeg, locateFfmpeg } from './ffmpeg';
+import { BUILT_IN_FORMATS, DECODERS, type DecodeContext, type DecodedPcm, guessFormat } from './decoders';
+import { ffmpegDecoder } from './decoders/ffmpeg';
+import { locateFfmpeg } from './ffmpeg';
 import { probeContainer } from './probe';
 import { resampleSource } from './resample';
-import { isWav, readWavInfo, type WavInfo, wavMonoSource } from './wav';
+import { wavChannelCount } from './wav';
+
+/** Which decoders may run: built-in first then ffmpeg (`auto`), built-in only, or ffmpeg only. */
+export type DecoderChoice = 'auto' | 'builtIn' | 'ffmpeg';
 
 export interface DecodeOptions {
 	samplingRate: number;
@@ -23,11 +28,13 @@ export interface DecodeOptions {
 	signal?: AbortSignal;
 	/** Longest audio accepted, in seconds (default 600). */
 	maxDuration?: number;
+	/** Which decoders may run (default `auto`). */
+	decoder?: DecoderChoice;
 }
 
 export interface DecodedAudio {
 	samples: Float32Array;
-	/** 'wav' when decoded in-process, else 'ffmpeg (<where it was found>)'. */
+	/** Which decoder ran, e.g. 'wav', 'mp3 (mpg123-decoder)', 'ffmpeg (PATH)'. */
 	decoder: string;
 	/** Duration in seconds at the source. */
 	duration: number;
@@ -82,29 +89,26 @@ async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAud
 	const maxDuration = options.maxDuration ?? DEFAULT_MAX_DURATION_S;
 	const slicer = new Slicer(options.signal);
 	slicer.check();
+	const probe = probeContainer(input);
+	if (probe.duration !== undefined && probe.duration > maxDuration) throw tooLongError(maxDuration, probe.duration);
+	const ctx: DecodeContext = {
+		slicer,
+		signal: options.signal,
+		targetRate: samplingRate,
+		maxDuration,
+		tooLong: (declared) => tooLongError(maxDuration, declared),
+		ffmpegPath: options.ffmpegPath,
+		checkRate,
+	};
+	const pcm = await runDecoders(input, ctx, options.decoder ?? 'auto');
 	let samples: Float32Array;
-	let decoder: string;
-	const wav = isWav(input) ? readWavInfo(input) : undefined;
-	if (wav) {
-		checkRate(wav.sampleRate, 'WAV file');
-		if (wav.frames / wav.sampleRate > maxDuration) throw tooLongError(maxDuration, wav.frames / wav.sampleRate);
-	}
-	if (wav && !needsFfmpeg(wav, options.ffmpegPath)) {
-		samples = await resampleSource(wavMonoSource(input, wav), wav.sampleRate, samplingRate, slicer);
-		decoder = 'wav';
+	if (pcm.resampled) {
+		samples = new Float32Array(pcm.source.length);
+		pcm.source.read(0, samples);
 	} else {
-		const probe = probeContainer(input);
-		if (probe.duration !== undefined && probe.duration > maxDuration) throw tooLongError(maxDuration, probe.duration);
-		const ffmpeg = locateFfmpeg(options.ffmpegPath);
-		samples = await decodeWithFfmpeg(input, {
-			samplingRate,
-			ffmpegPath: ffmpeg.path,
-			signal: options.signal,
-			maxSamples: Math.ceil(maxDuration * samplingRate) + Math.ceil(samplingRate / 100),
-			tooLong: () => tooLongError(maxDuration),
-			needsSeek: probe.container === 'mp4' ? probe.needsSeek : undefined,
-		});
-		decoder = `ffmpeg (${ffmpeg.source})`;
+		checkRate(pcm.sampleRate, 'audio');
+		if (pcm.source.length / pcm.sampleRate > maxDuration) throw tooLongError(maxDuration);
+		samples = await resampleSource(pcm.source, pcm.sampleRate, samplingRate, slicer);
 	}
 	if (samples.length === 0) {
 		throw new AudioDecodeError(
@@ -113,7 +117,50 @@ async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAud
 		);
 	}
 	await assertFinite(samples, samplingRate, slicer);
-	return { samples, decoder, duration: samples.length / samplingRate };
+	return { samples, decoder: pcm.name, duration: samples.length / samplingRate };
+}
+
+function ffmpegAvailable(ffmpegPath?: string): boolean {
+	try {
+		locateFfmpeg(ffmpegPath);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * `auto`: the first built-in decoder that recognises the bytes; if it fails
+ * and ffmpeg is there, ffmpeg; formats without a built-in decoder go to
+ * ffmpeg. `builtIn`: never ffmpeg. `ffmpeg`: always ffmpeg, as the Python
+ * pipeline decodes.
+ */
+async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderChoice): Promise<DecodedPcm> {
+	const head = input.subarray(0, 4096);
+	if (choice === 'ffmpeg') return await ffmpegDecoder.decode(input, ctx);
+	const builtIn = DECODERS.find((d) => d.builtIn && d.sniff(head));
+	if (!builtIn) {
+		if (choice === 'builtIn') {
+			throw new AudioDecodeError(
+				`${guessFormat(head)} has no built-in decoder`,
+				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set Decoder to "Auto" and install ffmpeg where n8n runs, or convert the file.`,
+			);
+		}
+		return await ffmpegDecoder.decode(input, ctx);
+	}
+	// Multichannel WAV: ffmpeg's down-mix matrix, when ffmpeg is there (what Python gets).
+	if (choice === 'auto' && builtIn.id === 'wav' && wavChannelCount(input) > 2 && ffmpegAvailable(ctx.ffmpegPath)) {
+		return await ffmpegDecoder.decode(input, ctx);
+	}
+	try {
+		return await builtIn.decode(input, ctx);
+	} catch (error) {
+		const recoverable = error instanceof AudioDecodeError && !(error instanceof AudioLimitError);
+		if (choice === 'auto' && recoverable && builtIn.id !== 'wav' && ffmpegAvailable(ctx.ffmpegPath)) {
+			return await ffmpegDecoder.decode(input, ctx);
+		}
+		throw error;
+	}
 }
 
 /** NaN or infinite samples (float WAVs can carry them) would give meaningless scores. */
@@ -134,13 +181,3 @@ async function assertFinite(samples: Float32Array, rate: number, slicer: Slicer)
 	}
 }
 
-/** Multichannel WAV goes to ffmpeg when we can, for ffmpeg's exact down-mix matrix. */
-function needsFfmpeg(wav: WavInfo, ffmpegPath?: string): boolean {
-	if (wav.channels <= 2) return false;
-	try {
-		locateFfmpeg(ffmpegPath);
-		return true;
-	} catch {
-		return false;
-	}
-}

@@ -121,13 +121,23 @@ export function decodeWav(buffer: Buffer): PcmAudio {
 	return { sampleRate, channels: out };
 }
 
+/** Where interleaved PCM frames are in a buffer. */
+export interface PcmLayout {
+	channels: number;
+	dataStart: number;
+	frames: number;
+	blockAlign: number;
+	/** Bytes per sample of one channel. */
+	bytes: number;
+}
+
 /**
- * The WAV's samples, down-mixed to mono as they are read (see downmixToMono),
- * for the resampler to pull block by block: no full-length copy per channel.
+ * Interleaved PCM samples, down-mixed to mono as they are read (see
+ * downmixToMono), for the resampler to pull block by block: no full-length
+ * copy per channel. Shared by the WAV, AIFF and CAF readers.
  */
-export function wavMonoSource(buffer: Buffer, info: WavInfo): SampleSource {
-	const { channels, dataStart, frames, blockAlign, bytes } = info;
-	const read = sampleReader(info.format, info.bitsPerSample);
+export function interleavedMonoSource(buffer: Buffer, layout: PcmLayout, read: SampleReader): SampleSource {
+	const { channels, dataStart, frames, blockAlign, bytes } = layout;
 	const gain = channels === 2 ? Math.SQRT1_2 : 1 / channels;
 	return {
 		length: frames,
@@ -151,7 +161,11 @@ export function wavMonoSource(buffer: Buffer, info: WavInfo): SampleSource {
 	};
 }
 
-type SampleReader = (buffer: Buffer, offset: number) => number;
+export function wavMonoSource(buffer: Buffer, info: WavInfo): SampleSource {
+	return interleavedMonoSource(buffer, info, sampleReader(info.format, info.bitsPerSample));
+}
+
+export type SampleReader = (buffer: Buffer, offset: number) => number;
 
 function sampleReader(format: number, bits: number): SampleReader {
 	if (format === FORMAT_PCM) {
@@ -173,8 +187,8 @@ function sampleReader(format: number, bits: number): SampleReader {
 }
 
 /** G.711 tables, scaled like ffmpeg's pcm_alaw/pcm_mulaw decoders (/32768). */
-const ALAW = new Float32Array(256);
-const MULAW = new Float32Array(256);
+export const ALAW = new Float32Array(256);
+export const MULAW = new Float32Array(256);
 for (let i = 0; i < 256; i++) {
 	let a = i ^ 0x55;
 	const exponent = (a & 0x70) >> 4;

@@ -1,0 +1,85 @@
+/**
+ * Collects decoded channel blocks as mono (down-mixed as `ffmpeg -ac 1`
+ * does: stereo is (L+R)/sqrt(2)), counting samples against the duration
+ * limit as they arrive, so a small compressed file cannot expand without
+ * bound.
+ */
+import { AudioDecodeError } from '../../errors';
+import { arraySource, type SampleSource } from '../resample';
+import type { DecodeContext } from './types';
+
+export class MonoSink {
+	private readonly chunks: Float32Array[] = [];
+	private total = 0;
+	rate = 0;
+
+	constructor(private readonly ctx: DecodeContext) {}
+
+	/** Appends `frames` frames of the given channels (at `rate` Hz). */
+	push(channels: Float32Array[], frames: number, rate: number): void {
+		if (frames <= 0 || channels.length === 0) return;
+		if (!this.rate) this.rate = rate;
+		if (rate !== this.rate) {
+			throw new AudioDecodeError(
+				`The sample rate changes inside the file (${this.rate} Hz, then ${rate} Hz)`,
+				'Re-export the recording, or let ffmpeg decode it (option Decoder: FFmpeg).',
+			);
+		}
+		this.total += frames;
+		if (this.total > this.ctx.maxDuration * this.rate + this.rate / 100) throw this.ctx.tooLong();
+		const mono = new Float32Array(frames);
+		if (channels.length === 1) {
+			mono.set(channels[0].subarray(0, frames));
+		} else if (channels.length === 2) {
+			const [l, r] = channels;
+			for (let i = 0; i < frames; i++) mono[i] = (l[i] + r[i]) * Math.SQRT1_2;
+		} else {
+			for (const ch of channels) for (let i = 0; i < frames; i++) mono[i] += ch[i] / channels.length;
+		}
+		this.chunks.push(mono);
+	}
+
+	get frames(): number {
+		return this.total;
+	}
+
+	/** Drops the first `n` frames (codec delay) of what was pushed so far. */
+	skip(n: number): void {
+		let left = Math.min(n, this.total);
+		this.total -= left;
+		while (left > 0 && this.chunks.length) {
+			const first = this.chunks[0];
+			if (first.length <= left) {
+				left -= first.length;
+				this.chunks.shift();
+			} else {
+				this.chunks[0] = first.subarray(left);
+				left = 0;
+			}
+		}
+	}
+
+	toSource(): SampleSource {
+		const out = new Float32Array(this.total);
+		let at = 0;
+		for (const c of this.chunks) {
+			out.set(c, at);
+			at += c.length;
+		}
+		this.chunks.length = 0;
+		return arraySource(out);
+	}
+}
+
+/** Feeds `input` to a streaming decoder in slices, yielding between them. */
+export async function feedInSlices(
+	input: Buffer,
+	ctx: DecodeContext,
+	decodeSlice: (slice: Uint8Array) => Promise<void> | void,
+	sliceBytes = 4 * 1024, // silence compresses ~1000:1: a slice must stay a few ms of work
+): Promise<void> {
+	for (let at = 0; at < input.length; at += sliceBytes) {
+		await decodeSlice(new Uint8Array(input.buffer, input.byteOffset + at, Math.min(sliceBytes, input.length - at)));
+		await ctx.slicer.tick();
+	}
+}

@@ -1,0 +1,152 @@
+/**
+ * Compressed formats decoded in-process by maintained WebAssembly decoders
+ * (the wasm-audio-decoders family, MIT): MP3 (mpg123), FLAC (libFLAC),
+ * Ogg Vorbis (libvorbis), Ogg Opus and WebM/Opus (libopus). Input is fed in
+ * slices, output counted against the duration limit as it arrives, and the
+ * event loop gets a turn between slices.
+ */
+import { AudioDecodeError } from '../../errors';
+import { MonoSink, feedInSlices } from './sink';
+import type { DecodeContext, DecodedPcm, Decoder } from './types';
+import { demuxWebmOpus } from './webm';
+
+interface DecodedAudio {
+	channelData: Float32Array[];
+	samplesDecoded: number;
+	sampleRate: number;
+	errors?: Array<{ message: string }>;
+}
+
+interface StreamingDecoder {
+	ready: Promise<void>;
+	decode(data: Uint8Array): DecodedAudio | Promise<DecodedAudio>;
+	flush?(): Promise<DecodedAudio>;
+	free(): void;
+}
+
+// ES modules, loaded on first use (require(esm), Node >= 20.19)
+const load = {
+	mp3: () => new (require('mpg123-decoder').MPEGDecoder)() as StreamingDecoder,
+	flac: () => new (require('@wasm-audio-decoders/flac').FLACDecoder)() as StreamingDecoder,
+	vorbis: () => new (require('@wasm-audio-decoders/ogg-vorbis').OggVorbisDecoder)() as StreamingDecoder,
+	opus: () => new (require('ogg-opus-decoder').OggOpusDecoder)() as StreamingDecoder,
+};
+
+
+function corrupt(format: string, detail?: string): AudioDecodeError {
+	return new AudioDecodeError(
+		`The ${format} file could not be decoded${detail ? ` (${detail.slice(0, 160)})` : ''}`,
+		'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
+	);
+}
+
+async function decodeStreaming(
+	input: Buffer,
+	ctx: DecodeContext,
+	format: string,
+	name: string,
+	make: () => StreamingDecoder,
+): Promise<DecodedPcm> {
+	const sink = new MonoSink(ctx);
+	const decoder = make();
+	let firstError: string | undefined;
+	const take = (r: DecodedAudio) => {
+		if (r.errors?.length && !firstError) firstError = r.errors[0].message;
+		if (r.samplesDecoded > 0) sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+	};
+	try {
+		await decoder.ready;
+		await feedInSlices(input, ctx, async (slice) => take(await decoder.decode(slice)));
+		if (decoder.flush) take(await decoder.flush());
+	} finally {
+		decoder.free();
+	}
+	if (sink.frames === 0) throw corrupt(format, firstError);
+	return { sampleRate: sink.rate, source: sink.toSource(), name };
+}
+
+function isMp3(head: Buffer): boolean {
+	if (head.length >= 3 && head.toString('latin1', 0, 3) === 'ID3') return true;
+	// An MPEG audio frame header: 11 sync bits, a layer (not the reserved 00, which ADTS AAC uses).
+	return head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0 && ((head[1] >> 1) & 3) !== 0 && ((head[1] >> 3) & 3) !== 1;
+}
+
+export const mp3Decoder: Decoder = {
+	id: 'mp3',
+	formats: 'MP3',
+	builtIn: true,
+	sniff: isMp3,
+	decode: (input, ctx) => decodeStreaming(input, ctx, 'MP3', 'mp3 (mpg123-decoder)', load.mp3),
+};
+
+export const flacDecoder: Decoder = {
+	id: 'flac',
+	formats: 'FLAC',
+	builtIn: true,
+	sniff: (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC',
+	decode: (input, ctx) => decodeStreaming(input, ctx, 'FLAC', 'flac (@wasm-audio-decoders/flac)', load.flac),
+};
+
+/** The codec of an Ogg stream, from its first page's first packet. */
+export function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
+	if (head.length < 28 || head.toString('latin1', 0, 4) !== 'OggS') return undefined;
+	const segments = head[26];
+	const packet = 27 + segments;
+	if (packet + 8 > head.length) return 'other';
+	if (head.toString('latin1', packet, packet + 8) === 'OpusHead') return 'opus';
+	if (head.toString('latin1', packet + 1, packet + 7) === 'vorbis' && head[packet] === 1) return 'vorbis';
+	if (head.toString('latin1', packet + 1, packet + 5) === 'FLAC') return 'flac';
+	return 'other';
+}
+
+export const oggOpusDecoder: Decoder = {
+	id: 'ogg-opus',
+	formats: 'Ogg Opus',
+	builtIn: true,
+	sniff: (head) => oggCodec(head) === 'opus',
+	decode: (input, ctx) => decodeStreaming(input, ctx, 'Ogg Opus', 'ogg-opus (ogg-opus-decoder)', load.opus),
+};
+
+export const oggVorbisDecoder: Decoder = {
+	id: 'ogg-vorbis',
+	formats: 'Ogg Vorbis',
+	builtIn: true,
+	sniff: (head) => oggCodec(head) === 'vorbis',
+	decode: (input, ctx) => decodeStreaming(input, ctx, 'Ogg Vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', load.vorbis),
+};
+
+export const webmOpusDecoder: Decoder = {
+	id: 'webm-opus',
+	formats: 'WebM/Matroska with Opus audio',
+	builtIn: true,
+	sniff: (head) => head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3,
+	async decode(input, ctx) {
+		const track = demuxWebmOpus(input);
+		const { OpusDecoder } = require('opus-decoder');
+		const head = track.opusHead;
+		const channels = head[9] || 1;
+		const mappingFamily = head.length > 18 ? head[18] : 0;
+		const decoder = new OpusDecoder({
+			channels,
+			preSkip: head.readUInt16LE(10),
+			...(mappingFamily && head.length >= 21 + channels
+				? { streamCount: head[19], coupledStreamCount: head[20], channelMappingTable: Array.from(head.subarray(21, 21 + channels)) }
+				: {}),
+		}) as { ready: Promise<void>; decodeFrames(f: Uint8Array[]): DecodedAudio; free(): void };
+		const sink = new MonoSink(ctx);
+		let firstError: string | undefined;
+		try {
+			await decoder.ready;
+			for (let i = 0; i < track.frames.length; i += 256) {
+				const r = decoder.decodeFrames(track.frames.slice(i, i + 256));
+				if (r.errors?.length && !firstError) firstError = r.errors[0].message;
+				if (r.samplesDecoded > 0) sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+				await ctx.slicer.tick();
+			}
+		} finally {
+			decoder.free();
+		}
+		if (sink.frames === 0) throw corrupt('WebM', firstError);
+		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder)' };
+	},
+};
