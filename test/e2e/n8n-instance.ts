@@ -14,19 +14,24 @@ import path from 'node:path';
 const REPO = path.join(__dirname, '..', '..');
 
 export interface N8nInstance {
+	/** The folder of the Node.js that runs n8n (nothing else: no ffmpeg). */
+	nodeBin: string;
 	root: string;
 	audioDir: string;
 	outDir: string;
 	env: NodeJS.ProcessEnv;
-	n8n(args: string[]): string;
+	/** Runs the n8n CLI; `extraEnv` replaces variables of the instance's environment for this run. */
+	n8n(args: string[], extraEnv?: NodeJS.ProcessEnv): string;
 	importExample(file: string, id: string, edit?: (wf: Record<string, unknown>) => void): void;
-	execute(id: string): ExecutionResult;
+	execute(id: string, extraEnv?: NodeJS.ProcessEnv): ExecutionResult;
 	start(port: number): Promise<ChildProcess>;
 	cleanup(): void;
 }
 
 export interface ExecutionResult {
 	status: string;
+	/** Everything the CLI printed (n8n's log included). */
+	output: string;
 	runData: Record<string, Array<{ data?: { main: Array<Array<{ json: Record<string, unknown>; pairedItem?: unknown }>> }; error?: { message: string } }>>;
 }
 
@@ -78,9 +83,9 @@ export function prepareN8n(): N8nInstance {
 		N8N_LOG_LEVEL: 'info', // `execute` prints its JSON through the logger
 		N8N_RUNNERS_BROKER_PORT: '5697',
 	};
-	const n8n = (args: string[]) =>
+	const n8n = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
 		execFileSync(path.join(nodeBin, 'node'), [n8nBin, ...args], {
-			env,
+			env: { ...env, ...extraEnv },
 			cwd: root,
 			encoding: 'utf8',
 			maxBuffer: 1 << 28,
@@ -88,6 +93,7 @@ export function prepareN8n(): N8nInstance {
 		});
 
 	return {
+		nodeBin,
 		root,
 		audioDir,
 		outDir,
@@ -105,14 +111,14 @@ export function prepareN8n(): N8nInstance {
 			writeFileSync(target, JSON.stringify(wf));
 			n8n(['import:workflow', `--input=${target}`]);
 		},
-		execute(id) {
-			const out = n8n(['execute', `--id=${id}`, '--rawOutput']);
+		execute(id, extraEnv) {
+			const out = n8n(['execute', `--id=${id}`, '--rawOutput'], extraEnv);
 			// The JSON is pretty-printed from a line "{" to a line "}"; n8n may log after it (task runner shutdown).
 			const run = JSON.parse(out.slice(out.indexOf('\n{') + 1, out.lastIndexOf('\n}') + 2)) as {
 				status: string;
 				data: { resultData: { runData: ExecutionResult['runData'] } };
 			};
-			return { status: run.status, runData: run.data.resultData.runData };
+			return { status: run.status, runData: run.data.resultData.runData, output: out };
 		},
 		async start(port) {
 			const child = spawn(path.join(nodeBin, 'node'), [n8nBin, 'start'], {

@@ -5,10 +5,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 
 import { type N8nInstance, prepareN8n } from './n8n-instance';
 import { checkEditor } from './editor';
+
+const systemFfmpeg = '/usr/bin/ffmpeg'; // CI installs Debian's ffmpeg: the test makes its Opus note with it
 
 let n8n: N8nInstance;
 
@@ -40,6 +42,28 @@ it('example 1: a voice command is classified and routed by the Switch node', () 
 	});
 	const go = n8n.execute('exampleRouter002');
 	expect(go.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
+});
+
+it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime, no ffmpeg, a Telegram-style Ogg/Opus note", () => {
+	// The native binding fails as it does on musl (scripts/e2e/simulate-musl.js, in the n8n
+	// process and its threads), and PATH holds only Node.js: no ffmpeg anywhere.
+	const note = path.join(n8n.audioDir, 'voice-note-stop.ogg');
+	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, 'stop__stop_099d52ad_3.wav'), '-c:a', 'libopus', '-ar', '48000', '-b:a', '24k', note]);
+	n8n.importExample('voice-command-router.json', 'exampleAlpine001', (wf) => {
+		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
+		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = note;
+	});
+	const run = n8n.execute('exampleAlpine001', {
+		NODE_OPTIONS: `--require ${path.join(__dirname, '..', '..', 'scripts', 'e2e', 'simulate-musl.js')}`,
+		PATH: n8n.nodeBin,
+		FFMPEG_PATH: '',
+	});
+	expect(run.status).toBe('success');
+	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	expect(item.json).toMatchObject({ label: 'stop', fileName: 'voice-note-stop.ogg' });
+	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
+	expect(run.output).toMatch(/ONNX Runtime could not be loaded: Error relocating.*WebAssembly/);
+	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(ogg-opus-decoder\)/);
 });
 
 it('example 2: every file of a folder is tagged and written to a CSV', () => {
