@@ -56,6 +56,8 @@ function gcd(a: number, b: number): number {
 }
 
 interface Plan {
+	/** The shared table's state: filled once, then reused. */
+	filled: { filled: boolean };
 	fc: number;
 	outLength: number;
 	up: number;
@@ -64,6 +66,23 @@ interface Plan {
 	taps: number;
 	phases: number;
 	table: Float64Array;
+}
+
+/** Coefficient tables depend on the two rates only: kept for the few pairs in use. */
+const tables = new Map<string, { table: Float64Array; filled: boolean }>();
+const MAX_CACHED_TABLES = 8;
+
+function cachedTable(fromRate: number, toRate: number, size: number): { table: Float64Array; filled: boolean } {
+	const key = `${fromRate}:${toRate}`;
+	let entry = tables.get(key);
+	if (entry) {
+		tables.delete(key); // most recently used goes last
+	} else {
+		entry = { table: new Float64Array(size), filled: false };
+		if (tables.size >= MAX_CACHED_TABLES) tables.delete(tables.keys().next().value as string);
+	}
+	tables.set(key, entry);
+	return entry;
 }
 
 function plan(inLength: number, fromRate: number, toRate: number): Plan {
@@ -76,8 +95,9 @@ function plan(inLength: number, fromRate: number, toRate: number): Plan {
 	const up = toRate / g; // output samples per `down` input samples
 	const down = fromRate / g;
 	const phases = Math.min(up, MAX_PHASES, Math.max(1, Math.floor(MAX_TABLE / taps)));
-	const table = new Float64Array(phases * taps);
-	return { fc, outLength: Math.round(inLength * ratio), up, down, halfWidth, taps, phases, table };
+	const cached = cachedTable(fromRate, toRate, phases * taps);
+	const table = cached.table;
+	return { filled: cached, fc, outLength: Math.round(inLength * ratio), up, down, halfWidth, taps, phases, table };
 }
 
 const I0_BETA = besselI0(KAISER_BETA);
@@ -139,7 +159,10 @@ export function resample(input: Float32Array, fromRate: number, toRate: number):
 	if (fromRate === toRate || input.length === 0) return input;
 	const src = arraySource(input);
 	const p = plan(input.length, fromRate, toRate);
-	fillPhases(p, 0, p.phases);
+	if (!p.filled.filled) {
+		fillPhases(p, 0, p.phases);
+		p.filled.filled = true;
+	}
 	const out = new Float32Array(p.outLength);
 	const scratch = { buf: new Float32Array(0) };
 	for (let n = 0; n < p.outLength; n += BLOCK) resampleBlock(src, p, out, n, Math.min(p.outLength, n + BLOCK), scratch);
@@ -157,10 +180,18 @@ export async function resampleSource(src: SampleSource, fromRate: number, toRate
 		return out;
 	}
 	const p = plan(src.length, fromRate, toRate);
-	const rows = Math.max(1, Math.floor(65536 / p.taps));
-	for (let ph = 0; ph < p.phases; ph += rows) {
-		fillPhases(p, ph, Math.min(p.phases, ph + rows));
-		await slicer.tick();
+	if (!p.filled.filled) {
+		// Filled in place while other items may wait on the event loop: a concurrent user of the
+		// same pair sees filled === false and fills it again (same values), never a partial table.
+		const table = new Float64Array(p.table.length);
+		const local = { ...p, table };
+		const rows = Math.max(1, Math.floor(65536 / p.taps));
+		for (let ph = 0; ph < p.phases; ph += rows) {
+			fillPhases(local, ph, Math.min(p.phases, ph + rows));
+			await slicer.tick();
+		}
+		p.table.set(table);
+		p.filled.filled = true;
 	}
 	const out = new Float32Array(p.outLength);
 	const scratch = { buf: new Float32Array(0) };
