@@ -52,7 +52,6 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 	});
 
 	it('a WebM whose audio is not Opus says so', async () => {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { demuxWebmOpus } = require('../src/audio/decoders/webm');
 		const webm = audio('speech-48k-stereo.webm');
 		const patched = Buffer.from(webm);
@@ -101,7 +100,6 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 			return;
 		}
 		const native = f32([]);
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { OggOpusDecoder } = require('ogg-opus-decoder');
 		const d = new OggOpusDecoder();
 		await d.ready;

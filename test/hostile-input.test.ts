@@ -13,7 +13,6 @@ import { sessionCache } from '../src/inference/session-cache';
 import { systemFfmpeg } from './helpers/fixtures';
 import { runClassifier } from './helpers/n8n';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildCases } = require('../scripts/security/bad-inputs.js') as {
 	buildCases: (o: { ffmpegPath?: string }) => Array<{ name: string; bytes: Buffer; fileName?: string; expect: 'ok' | 'error' | 'any'; match?: string }>;
 };

@@ -18,7 +18,6 @@ import { classifyAudio } from '../src/pipeline';
 import { MODELS, describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
 import './helpers/n8n'; // n8n's file-access settings for the fixture folders
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { wav } = require('../scripts/security/bad-inputs.js') as { wav: (o: Record<string, unknown>) => Buffer };
 
 /** Ten minutes of 44.1 kHz stereo 16-bit noise-and-tone: 106 MB, the largest WAV the default allows. */
@@ -134,7 +133,6 @@ describe('limits that refuse work before doing it', () => {
 
 describeWithFfmpeg('compressed input is counted while ffmpeg decodes it', () => {
 	it('an MP3 with no length in its header stops at the limit, and the event loop stays free', async () => {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { execFileSync } = require('node:child_process');
 		const dir = mkdtempSync(path.join(tmpdir(), 'long-mp3-'));
 		try {
@@ -156,9 +154,7 @@ describeWithFfmpeg('compressed input is counted while ffmpeg decodes it', () => 
 
 describe('a stopped execution', () => {
 	it('stops classifying the remaining items within a second', async () => {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { runClassifierWorkflow } = require('../scripts/lib/n8n-harness') as typeof import('../scripts/lib/n8n-harness');
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { AudioClassification } = require('../nodes/AudioClassification/AudioClassification.node') as typeof import('../nodes/AudioClassification/AudioClassification.node');
 		const dir = mkdtempSync(path.join(tmpdir(), 'cancel-'));
 		const clip = path.join(dir, 'clip.wav');

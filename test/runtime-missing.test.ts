@@ -23,7 +23,6 @@ afterAll(async () => sessionCache.clear());
 const clip = () => readFileSync(path.join(AUDIO, 'speech-16k-mono-s16.wav'));
 
 it('the node module loads without ONNX Runtime', () => {
-	// eslint-disable-next-line @typescript-eslint/no-require-imports
 	const { AudioClassification } = require('../nodes/AudioClassification/AudioClassification.node');
 	expect(new AudioClassification().description.name).toBe('audioClassification');
 });

@@ -1,10 +1,15 @@
 /** n8n glue for the Hub model source: credentials, the model list, downloads with progress in the log. */
 import type { IExecuteFunctions, ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { hubCatalog } from '../../src/model/catalog';
-import { resolveCacheDir } from '../../src/hub/cache';
-import { downloadHubModel, offlineFromEnv, resolveHubAccess, searchHubModels } from '../../src/hub/model';
-import type { DtypeChoice } from '../../src/model/variants';
+import {
+	downloadHubModel,
+	type DtypeChoice,
+	hubCatalog,
+	offlineFromEnv,
+	resolveCacheDir,
+	resolveHubAccess,
+	searchHubModels,
+} from '../../src';
 
 type HubCredential = { accessToken?: string; endpoint?: string };
 

@@ -4,7 +4,7 @@
 // Measured with 2.17.5: a traversal in the oid or lastCommit.id is written outside the
 // cache, and a body longer than declared is kept as the file.
 import http from 'node:http';
-import { mkdtempSync, readdirSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { downloadFileToCacheDir } from '@huggingface/hub';

@@ -48,7 +48,7 @@ export function formatSeconds(seconds: number): string {
 	return h ? `${h} h ${m} min` : `${m} min ${s} s`;
 }
 
-export function tooLongError(maxDuration: number, declared?: number): AudioLimitError {
+function tooLongError(maxDuration: number, declared?: number): AudioLimitError {
 	return new AudioLimitError(
 		`The audio is longer than the limit of ${formatSeconds(maxDuration)}${declared ? ` (its header says ${formatSeconds(declared)})` : ''}`,
 		'Trim the recording, or raise the "Max Duration" option if this machine has the memory for it (classification reads the whole clip at once).',

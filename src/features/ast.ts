@@ -15,10 +15,6 @@ const PREEMPHASIS = 0.97;
 const LOG_FLOOR = 1.1920928955078125e-7; // float32 epsilon, Kaldi's floor
 
 /** Fbank frames of the clip; at most maxFrames (the ones the model keeps: AST truncates to max_length). */
-export function kaldiFbank(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames = Infinity): Float32Array[] {
-	return runSync(kaldiFbankSteps(samples, sampleRate, numMelBins, maxFrames));
-}
-
 function* kaldiFbankSteps(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames: number): Steps<Float32Array[]> {
 	const frameLength = Math.round((sampleRate * FRAME_LENGTH) / 16000);
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);

@@ -181,7 +181,7 @@ export class RepoCache {
 
 const verified = new Map<string, string>();
 
-export async function hashFile(file: string, kind: 'sha256' | 'git', size: number): Promise<string> {
+async function hashFile(file: string, kind: 'sha256' | 'git', size: number): Promise<string> {
 	const hash = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
 	if (kind === 'git') hash.update(`blob ${size}\0`);
 	await finished(createReadStream(file).on('data', (c) => hash.update(c)));

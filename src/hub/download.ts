@@ -46,7 +46,7 @@ export interface FileMetadata {
 
 const inFlight = new Map<string, Promise<string>>();
 
-export function redact(text: string, token?: string): string {
+function redact(text: string, token?: string): string {
 	return token ? text.split(token).join('***') : text;
 }
 
@@ -129,7 +129,7 @@ async function request(url: string, init: RequestInit & { timeoutMs: number; sig
 }
 
 /** HEAD the resolve URL; follow only redirects on the Hub itself (renamed repos). */
-export async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
+async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
 	let url = resolveUrl(o);
 	const what = `${o.file} in ${o.repoId}@${o.revision}`;
 	for (let hop = 0; hop < 10; hop++) {

@@ -13,7 +13,7 @@ import { httpError, hubDownload, networkError, type DownloadOptions, type HubAcc
 import { HubError } from './errors';
 import { assertRevision } from './validate';
 
-export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
 export function resolveHubAccess(credential?: { accessToken?: string; endpoint?: string }): HubAccess {
 	const endpoint = (credential?.endpoint || process.env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
@@ -25,7 +25,7 @@ export function offlineFromEnv(): boolean {
 	return /^(1|true|yes|on)$/i.test(process.env.HF_HUB_OFFLINE ?? '');
 }
 
-export function isRepoId(value: string): boolean {
+function isRepoId(value: string): boolean {
 	return /^[\w.-]+\/[\w.-]+$/.test(value) && !value.includes('..');
 }
 
@@ -106,7 +106,7 @@ function listCachedFiles(r: HubModelRequest): string[] {
 }
 
 /** The ONNX file for the dtype, and its external-data files. */
-export function chooseOnnxFiles(files: string[], dtype: DtypeChoice, repoId: string): string[] {
+function chooseOnnxFiles(files: string[], dtype: DtypeChoice, repoId: string): string[] {
 	const order = dtype === 'auto' ? AUTO_ORDER : [dtype];
 	for (const d of order) {
 		for (const candidate of [`onnx/${variantFileName(d)}`, variantFileName(d)]) {

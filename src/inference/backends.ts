@@ -15,12 +15,10 @@ import { loadOrt } from './runtime';
 export type BackendChoice = 'auto' | 'native' | 'wasm';
 export type Backend = 'native' | 'wasm';
 
-export const BACKENDS: readonly Backend[] = ['native', 'wasm'];
-
 let nativeProbe: { ok: true } | { ok: false; error: DeviceUnavailableError } | undefined;
 
 /** Whether onnxruntime-node's binary loads here (probed once per process). */
-export function nativeStatus(): { ok: true } | { ok: false; error: DeviceUnavailableError } {
+function nativeStatus(): { ok: true } | { ok: false; error: DeviceUnavailableError } {
 	if (!nativeProbe) {
 		try {
 			loadOrt();

@@ -82,7 +82,7 @@ class InferenceThread {
 	}
 }
 
-export const inferenceThread = new InferenceThread();
+const inferenceThread = new InferenceThread();
 
 /** A session loaded in ONNX Runtime's thread. */
 export class RemoteSession {

@@ -33,11 +33,11 @@ interface Catalog {
 }
 
 /** models/ sits next to src/ in the repo and next to dist/src/ after the build. */
-export function modelsDir(): string {
+function modelsDir(): string {
 	return path.resolve(__dirname, '..', '..', 'models');
 }
 
-export function readCatalog(dir = modelsDir()): Catalog {
+function readCatalog(dir = modelsDir()): Catalog {
 	return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
 }
 

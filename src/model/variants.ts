@@ -2,7 +2,7 @@
  * ONNX file variants as transformers.js / Optimum name them under `onnx/`:
  * `model.onnx` (fp32), `model_fp16.onnx`, `model_quantized.onnx` (q8), ...
  */
-export const DTYPE_SUFFIX = {
+const DTYPE_SUFFIX = {
 	fp32: '',
 	fp16: '_fp16',
 	q8: '_quantized',
@@ -19,9 +19,6 @@ export type DtypeChoice = Dtype | 'auto';
 /** `auto` on CPU: full precision first, then the 8-bit exports, then the rest. */
 export const AUTO_ORDER: Dtype[] = ['fp32', 'q8', 'int8', 'uint8', 'fp16', 'q4', 'q4f16', 'bnb4'];
 
-export function isDtype(value: string): value is Dtype {
-	return Object.prototype.hasOwnProperty.call(DTYPE_SUFFIX, value);
-}
 
 export function variantFileName(dtype: Dtype): string {
 	return `model${DTYPE_SUFFIX[dtype]}.onnx`;

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 
 import { CancelledError } from '../errors';
 
-export const SLICE_MS = 25;
+const SLICE_MS = 25;
 
 export class Slicer {
 	private sliceStart = performance.now();

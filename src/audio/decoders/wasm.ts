@@ -88,7 +88,7 @@ export const flacDecoder: Decoder = {
 };
 
 /** The codec of an Ogg stream, from its first page's first packet. */
-export function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
+function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
 	if (head.length < 28 || head.toString('latin1', 0, 4) !== 'OggS') return undefined;
 	const segments = head[26];
 	const packet = 27 + segments;
