@@ -1,15 +1,52 @@
 /**
- * Typed engine errors. Each carries a user-facing message and a hint that
- * tells the user what to do; the node maps them to NodeOperationError
- * without parsing message text.
+ * Typed engine errors. Each carries a user-facing message, a hint that tells
+ * the user what to do, and structured data (`kind` plus details) for callers
+ * that decide on it; the node maps them to NodeOperationError without
+ * parsing message text.
+ *
+ * The engine does not know n8n's UI: where a message or hint must name a
+ * setting, it writes `{settingName}` (the public parameter name, e.g.
+ * `{maxDuration}`). `message`/`hint` render those neutrally; the node renders
+ * `messageTemplate`/`hintTemplate` with the names its panel shows.
  */
+export type Setting = 'maxDuration' | 'dtype' | 'offline' | 'endpoint' | 'decoder' | 'backend' | 'device' | 'ffmpegPath' | 'cacheDir';
+
+const NEUTRAL_NAMES: Record<Setting, string> = {
+	maxDuration: 'the maximum duration setting',
+	dtype: 'the model file variant setting',
+	offline: 'offline mode',
+	endpoint: 'the Hub endpoint',
+	decoder: 'the decoder setting',
+	backend: 'the backend setting',
+	device: 'the device setting',
+	ffmpegPath: 'the ffmpeg path setting',
+	cacheDir: 'the cache folder setting',
+};
+
+/** Replaces `{setting}` tokens with the given names. */
+export function renderSettings(text: string, names: Partial<Record<Setting, string>> = {}): string {
+	return text.replace(/\{(maxDuration|dtype|offline|endpoint|decoder|backend|device|ffmpegPath|cacheDir)\}/g, (_, s: Setting) => names[s] ?? NEUTRAL_NAMES[s]);
+}
+
+export interface ErrorData {
+	/** What went wrong, as a stable id (e.g. 'tooLong', 'variantMissing'); the class name by default. */
+	kind: string;
+	[detail: string]: unknown;
+}
+
 export class AudioClassificationError extends Error {
 	readonly hint: string;
+	readonly messageTemplate: string;
+	readonly hintTemplate: string;
+	readonly data: ErrorData;
 
-	constructor(message: string, hint: string) {
-		super(message);
+	constructor(message: string, hint: string, data?: Partial<ErrorData>) {
+		super(renderSettings(message));
 		this.name = new.target.name;
-		this.hint = hint;
+		this.messageTemplate = message;
+		this.hintTemplate = hint;
+		this.hint = renderSettings(hint);
+		this.data = { kind: new.target.name, ...data };
 	}
 }
 
@@ -63,9 +100,10 @@ export class CancelledError extends AudioClassificationError {
 export class FfmpegNotAllowedError extends AudioClassificationError {
 	constructor() {
 		super(
-			'The "FFmpeg Path" option does not name an ffmpeg this n8n instance allows',
+			'{ffmpegPath} does not name an ffmpeg this n8n instance allows',
 			'Where ffmpeg comes from is an instance setting: ask the n8n administrator to set the FFMPEG_PATH environment variable ' +
-				'(or install ffmpeg on PATH), then clear the "FFmpeg Path" option. The option is only accepted when it names that same binary.',
+				'(or install ffmpeg on PATH), then clear {ffmpegPath}. It is only accepted when it names that same binary.',
+			{ kind: 'ffmpegNotAllowed' },
 		);
 	}
 }

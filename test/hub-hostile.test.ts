@@ -169,7 +169,8 @@ describe('a damaged cache', () => {
 		writeFileSync(blob, b);
 		const e = await failure(downloadHubModel(request({ offline: true })));
 		expect(e.message).toMatch(/cached copy of onnx\/model.onnx from evil-org\/tiny is damaged/);
-		expect(e.hint).toMatch(/Offline Mode/);
+		expect(e.hint).toMatch(/offline mode/);
+		expect(e.hintTemplate).toMatch(/{offline}/);
 		expect(e.hint).toContain(blob);
 	});
 

@@ -169,7 +169,7 @@ describe('robust transfer', () => {
 		hub.slowMs = 3_000;
 		const e = await failure(downloadHubModel(request({ timeoutMs: 300 })));
 		expect(e.message).toMatch(/Could not reach/);
-		expect(e.hint).toMatch(/Offline Mode|mirror/);
+		expect(e.hint).toMatch(/offline mode|mirror/);
 	});
 });
 
@@ -249,7 +249,7 @@ describe('errors with a fix', () => {
 		await hub.stop();
 		const e = await failure(downloadHubModel(request({ token: hub.token })));
 		expect(e.message).toMatch(/Could not reach http:\/\/127\.0\.0\.1/);
-		expect(e.hint).toMatch(/Offline Mode \(or HF_HUB_OFFLINE=1\).*mirror/);
+		expect(e.hint).toMatch(/offline mode \(or HF_HUB_OFFLINE=1\).*mirror/);
 	});
 });
 
@@ -264,7 +264,7 @@ it('maps a full disk to an actionable error', async () => {
 	const { networkError } = await import('../src/hub/download');
 	const e = networkError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), { endpoint: hub.url });
 	expect(e.message).toMatch(/disk is full/);
-	expect(e.hint).toMatch(/Cache Folder option \(or HF_HOME\)/);
+	expect(e.hintTemplate).toMatch(/point \{cacheDir\} \(or HF_HOME\)/);
 });
 
 it('every curated Hub entry names its repo, task, rate, license and a public source for its layout', async () => {

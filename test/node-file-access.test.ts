@@ -93,3 +93,24 @@ describe('Cache Folder (Hub source)', () => {
 		expect(e?.error).toMatch(/Offline mode: org\/model@main is not in the cache/);
 	});
 });
+
+describe('engine errors name the panel fields only through the node', () => {
+	it('a too-long clip names "Options > Max Duration" in the node, a neutral name in the engine', async () => {
+		const { items } = await runClassifier([clip], { topK: 1, options: { maxDuration: 0.5 } }, { onError: 'continueRegularOutput' });
+		expect(items[0].json.error).toMatch(/longer than the limit of 0.5 s/);
+		expect(items[0].json.hint).toMatch(/raise "Options > Max Duration"/);
+	});
+
+	it('no UI field name is hard-coded in the engine', () => {
+		const { readdirSync, readFileSync, statSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+		const walk = (d: string): string[] =>
+			readdirSync(d).flatMap((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : [path.join(d, f)]));
+		const ui = /Max Duration|Model File Variant|Offline Mode|FFmpeg Path"|Endpoint URL|Cache Folder option|Decoder to|Device "|Backend to/;
+		for (const file of walk(path.join(__dirname, '..', 'src')).filter((f) => f.endsWith('.ts'))) {
+			const code = readFileSync(file, 'utf8')
+				.split('\n')
+				.filter((l) => !/^\s*(\/\/|\*|\/\*\*)/.test(l)); // comments may name them
+			expect({ file, hits: code.filter((l) => ui.test(l)) }).toEqual({ file, hits: [] });
+		}
+	});
+});

@@ -21,7 +21,9 @@ import {
 	type FunctionToApply,
 	loadModelSpec,
 	type ModelSpec,
+	renderSettings,
 	resolveBuiltIn,
+	type Setting,
 } from '../../src';
 import { properties } from './description';
 import { allowedPath, assertModelFilesAllowed } from './helpers/fileAccess';
@@ -233,6 +235,19 @@ function toItems(result: Classification, mode: string, base: IDataObject, contex
 	return result.labels.map((l, i) => ({ ...base, label: l.label, score: l.score, rank: i + 1, ...context }));
 }
 
+/** How the node's panel names the settings the engine's errors refer to. */
+const UI_NAMES: Record<Setting, string> = {
+	maxDuration: '"Options > Max Duration"',
+	dtype: '"Options > Model File Variant"',
+	offline: '"Options > Offline Mode"',
+	endpoint: "the Hugging Face Hub credential's Endpoint URL",
+	decoder: '"Options > Decoder"',
+	backend: '"Options > Backend"',
+	device: '"Options > Device"',
+	ffmpegPath: 'the "Options > FFmpeg Path" option',
+	cacheDir: '"Options > Cache Folder"',
+};
+
 /** Messages logged once per process (a fallback warning on every item would flood the log). */
 const logged = new Set<string>();
 
@@ -253,9 +268,10 @@ function toNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number, 
 		return error;
 	}
 	if (error instanceof AudioClassificationError) {
-		return new NodeOperationError(ctx.getNode(), `${error.message} (${where})`, {
+		// The engine names settings by parameter name; the panel's names are the node's business.
+		return new NodeOperationError(ctx.getNode(), `${renderSettings(error.messageTemplate, UI_NAMES)} (${where})`, {
 			itemIndex,
-			description: error.hint,
+			description: renderSettings(error.hintTemplate, UI_NAMES),
 		});
 	}
 	return new NodeOperationError(ctx.getNode(), error as Error, { itemIndex });

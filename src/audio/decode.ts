@@ -51,7 +51,8 @@ export function formatSeconds(seconds: number): string {
 function tooLongError(maxDuration: number, declared?: number): AudioLimitError {
 	return new AudioLimitError(
 		`The audio is longer than the limit of ${formatSeconds(maxDuration)}${declared ? ` (its header says ${formatSeconds(declared)})` : ''}`,
-		'Trim the recording, or raise the "Max Duration" option if this machine has the memory for it (classification reads the whole clip at once).',
+		'Trim the recording, or raise {maxDuration} if this machine has the memory for it (classification reads the whole clip at once).',
+		{ kind: 'tooLong', maxDuration, declared },
 	);
 }
 
@@ -143,7 +144,8 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 		if (choice === 'builtIn') {
 			throw new AudioDecodeError(
 				`${guessFormat(head)} has no built-in decoder`,
-				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set Decoder to "Auto" and install ffmpeg where n8n runs, or convert the file.`,
+				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.`,
+				{ kind: 'noBuiltInDecoder', formats: BUILT_IN_FORMATS },
 			);
 		}
 		return await ffmpegDecoder.decode(input, ctx);

@@ -89,14 +89,14 @@ export function httpError(status: number, errorCode: string | null, what: string
 			'Check the model ID and revision. The model needs config.json, preprocessor_config.json and onnx/model*.onnx: pick one from the list (Xenova/ and onnx-community/ repos have ONNX exports) or export one with Optimum.',
 		);
 	}
-	return new HubError(`The Hugging Face Hub answered HTTP ${status} for ${what}`, 'Try again later, or use a mirror (Endpoint URL in the credential, or HF_ENDPOINT).');
+	return new HubError(`The Hugging Face Hub answered HTTP ${status} for ${what}`, 'Try again later, or use a mirror ({endpoint}, or HF_ENDPOINT).');
 }
 
 export function networkError(error: unknown, o: HubAccess): HubError {
 	const err = error as { code?: string; cause?: { code?: string; message?: string }; message?: string; name?: string };
 	const code = err.cause?.code ?? err.code ?? '';
 	if (code === 'ENOSPC') {
-		return new HubError('The disk is full: the model could not be saved to the cache', 'Free disk space, or point the Cache Folder option (or HF_HOME) at a larger disk.');
+		return new HubError('The disk is full: the model could not be saved to the cache', 'Free disk space, or point {cacheDir} (or HF_HOME) at a larger disk.');
 	}
 	// Plain words, not errno codes: n8n replaces messages that contain codes
 	// such as ECONNREFUSED with a generic text, losing the endpoint.
@@ -111,7 +111,7 @@ export function networkError(error: unknown, o: HubAccess): HubError {
 	const detail = reason[code] ?? redact(err.cause?.message ?? err.message ?? String(error), o.token).replace(/\bE[A-Z_]{4,}\b/g, '').trim();
 	return new HubError(
 		`Could not reach ${o.endpoint} (${detail || 'network error'})`,
-		'Check the network. Without one: run once where the Hub is reachable and copy the cache, then turn on Offline Mode (or HF_HUB_OFFLINE=1); or set a reachable mirror as Endpoint URL / HF_ENDPOINT.',
+		'Check the network. Without one: run once where the Hub is reachable and copy the cache, then turn on {offline} (or HF_HUB_OFFLINE=1); or set a reachable mirror as {endpoint} / HF_ENDPOINT.',
 	);
 }
 
@@ -157,7 +157,7 @@ async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
 		if (!etag || !commit || !Number.isSafeInteger(size) || size < 0) {
 			throw new HubError(
 				`${o.endpoint} did not send the Hub's file headers (ETag, X-Repo-Commit, size) for ${what}`,
-				'The endpoint is not a Hugging Face Hub or mirror that serves /{repo}/resolve/{revision}/{file}; check the Endpoint URL / HF_ENDPOINT.',
+				'The endpoint is not a Hugging Face Hub or mirror that serves /{repo}/resolve/{revision}/{file}; check {endpoint} / HF_ENDPOINT.',
 			);
 		}
 		// Server values become cache paths: only the Hub's formats are accepted.
@@ -166,12 +166,12 @@ async function fetchMetadata(o: DownloadOptions): Promise<FileMetadata> {
 		if (o.file.endsWith('.json') && size > MAX_JSON_BYTES) {
 			throw new HubError(
 				`${o.endpoint} declares ${o.file} of ${o.repoId} as ${(size / 2 ** 20).toFixed(0)} MB, far too large for a config file`,
-				'The endpoint is not behaving like the Hugging Face Hub; check the Endpoint URL / HF_ENDPOINT.',
+				'The endpoint is not behaving like the Hugging Face Hub; check {endpoint} / HF_ENDPOINT.',
 			);
 		}
 		return { commit, etag, size, location: location ? new URL(location, url).toString() : url };
 	}
-	throw new HubError(`Too many redirects for ${what}`, 'Check the Endpoint URL / HF_ENDPOINT.');
+	throw new HubError(`Too many redirects for ${what}`, 'Check {endpoint} / HF_ENDPOINT.');
 }
 
 const MAX_JSON_BYTES = 16 * 2 ** 20;
@@ -179,7 +179,7 @@ const MAX_JSON_BYTES = 16 * 2 ** 20;
 function damaged(o: DownloadOptions, blob: string): HubError {
 	return new HubError(
 		`The cached copy of ${o.file} from ${o.repoId} is damaged (its content does not match its hash)`,
-		`Turn off Offline Mode (and HF_HUB_OFFLINE) once so it is downloaded again, or delete ${blob} and download it with network access.`,
+		`Turn off {offline} (and HF_HUB_OFFLINE) once so it is downloaded again, or delete ${blob} and download it with network access.`,
 	);
 }
 
@@ -198,7 +198,7 @@ export async function hubDownload(o: DownloadOptions): Promise<string> {
 	if (o.offline) {
 		throw new HubError(
 			`Offline mode: ${o.file} of ${o.repoId}@${o.revision} is not in the cache (${o.cacheDir})`,
-			`Download it once with network access (run this node online, or "huggingface-cli download ${o.repoId} ${o.file} --revision ${o.revision}"), or turn off Offline Mode / HF_HUB_OFFLINE.`,
+			`Download it once with network access (run this node online, or "huggingface-cli download ${o.repoId} ${o.file} --revision ${o.revision}"), or turn off {offline} / HF_HUB_OFFLINE.`,
 		);
 	}
 	const meta = await fetchMetadata(o);
@@ -321,7 +321,7 @@ async function fetchInto(o: DownloadOptions, meta: FileMetadata, partial: string
 function oversize(o: DownloadOptions, meta: FileMetadata): HubError {
 	return new HubError(
 		`The server sent more than the ${meta.size} bytes it declared for ${o.file} of ${o.repoId}; the download was stopped`,
-		'The endpoint or a proxy is altering the file; check the Endpoint URL / HF_ENDPOINT, then run again.',
+		'The endpoint or a proxy is altering the file; check {endpoint} / HF_ENDPOINT, then run again.',
 	);
 }
 

@@ -56,7 +56,7 @@ async function getApiJson<T>(access: HubAccess, apiPath: string, what: string, r
 	try {
 		return JSON.parse(text) as T;
 	} catch {
-		throw new HubError(`${access.endpoint} answered ${what} with something that is not JSON`, 'Check the Endpoint URL / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
+		throw new HubError(`${access.endpoint} answered ${what} with something that is not JSON`, 'Check {endpoint} / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
 	}
 }
 
@@ -74,7 +74,7 @@ async function readCapped(res: Response, max: number, access: HubAccess): Promis
 		total += value.length;
 		if (total > max) {
 			await reader.cancel().catch(() => undefined);
-			throw new HubError(`${access.endpoint} sent an API answer larger than ${max / 2 ** 20} MB`, 'Check the Endpoint URL / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
+			throw new HubError(`${access.endpoint} sent an API answer larger than ${max / 2 ** 20} MB`, 'Check {endpoint} / HF_ENDPOINT: it must be the Hugging Face Hub or a mirror of it.');
 		}
 		chunks.push(value);
 	}
@@ -122,7 +122,7 @@ function chooseOnnxFiles(files: string[], dtype: DtypeChoice, repoId: string): s
 			? `${repoId} has no ONNX weights (no onnx/model*.onnx)`
 			: `${repoId} has no ${dtype} variant (onnx/${variantFileName(dtype)})`,
 		onnx.length
-			? `Its ONNX files: ${onnx.join(', ')}. Set "Model File Variant" to one of them, or to "Auto".`
+			? `Its ONNX files: ${onnx.join(', ')}. Set {dtype} to one of them, or to "Auto".`
 			: 'Pick a repo with ONNX exports (from the list: Xenova/ and onnx-community/ repos have them), or export this model with Optimum and upload it.',
 	);
 }
@@ -136,7 +136,7 @@ export async function downloadHubModel(r: HubModelRequest): Promise<string> {
 	if (r.offline && files.length === 0) {
 		throw new HubError(
 			`Offline mode: ${r.repoId}@${r.revision} is not in the cache (${r.cacheDir})`,
-			`Run once with network access (or "huggingface-cli download ${r.repoId} config.json preprocessor_config.json onnx/model.onnx"), or turn off Offline Mode / HF_HUB_OFFLINE.`,
+			`Run once with network access (or "huggingface-cli download ${r.repoId} config.json preprocessor_config.json onnx/model.onnx"), or turn off {offline} / HF_HUB_OFFLINE.`,
 		);
 	}
 	const needed = ['config.json', 'preprocessor_config.json', ...chooseOnnxFiles(files, r.dtype, r.repoId)];

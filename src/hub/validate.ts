@@ -40,7 +40,7 @@ export function assertCommit(commit: string, endpoint: string): void {
 	if (!COMMIT.test(commit)) {
 		throw new HubError(
 			`${endpoint} sent a commit id that is not a 40-character hash (${shown(commit)})`,
-			'The endpoint is not behaving like the Hugging Face Hub; check the Endpoint URL / HF_ENDPOINT.',
+			'The endpoint is not behaving like the Hugging Face Hub; check {endpoint} / HF_ENDPOINT.',
 		);
 	}
 }
@@ -49,7 +49,7 @@ export function assertEtag(etag: string, endpoint: string): void {
 	if (!ETAG.test(etag)) {
 		throw new HubError(
 			`${endpoint} sent a file ETag that is not a git or sha256 hash (${shown(etag)})`,
-			'The endpoint is not behaving like the Hugging Face Hub; check the Endpoint URL / HF_ENDPOINT.',
+			'The endpoint is not behaving like the Hugging Face Hub; check {endpoint} / HF_ENDPOINT.',
 		);
 	}
 }
@@ -95,6 +95,6 @@ export function confine(root: string, target: string): string {
 function escapeError(): HubError {
 	return new HubError(
 		'Refused to write outside the model cache',
-		'A value sent by the Hub endpoint, or the Revision, would have placed a file outside the cache folder. Check the Endpoint URL / HF_ENDPOINT and the Revision.',
+		'A value sent by the Hub endpoint, or the Revision, would have placed a file outside the cache folder. Check {endpoint} / HF_ENDPOINT and the Revision.',
 	);
 }

@@ -41,7 +41,7 @@ export function gpuProviderForPlatform(platform = process.platform): Exclude<Dev
 
 export const DEVICE_HINT: Record<Exclude<Device, 'cpu' | 'auto'>, string> = {
 	cuda:
-		'CUDA needs Linux x64, an NVIDIA driver, CUDA 12 and cuDNN 9, and the onnxruntime-node CUDA binaries (installed by its install script: run "npm rebuild onnxruntime-node" where n8n keeps community nodes, with scripts allowed). Or choose Device "CPU" or "Auto".',
-	dml: 'DirectML is available on Windows only (x64/arm64) with a DirectX 12 GPU. Choose Device "CPU" or "Auto" elsewhere.',
-	coreml: 'CoreML is available on macOS only. Choose Device "CPU" or "Auto" elsewhere.',
+		'CUDA needs Linux x64, an NVIDIA driver, CUDA 12 and cuDNN 9, and the onnxruntime-node CUDA binaries (installed by its install script: run "npm rebuild onnxruntime-node" where n8n keeps community nodes, with scripts allowed). Or set {device} to "CPU" or "Auto".',
+	dml: 'DirectML is available on Windows only (x64/arm64) with a DirectX 12 GPU. Set {device} to "CPU" or "Auto" elsewhere.',
+	coreml: 'CoreML is available on macOS only. Set {device} to "CPU" or "Auto" elsewhere.',
 };

@@ -69,8 +69,8 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 			throw new DeviceUnavailableError(
 				`The ${r.device.toUpperCase()} device needs the native ONNX Runtime, and this run uses WebAssembly`,
 				backendReason
-					? `${backendReason} Or choose Device "CPU".`
-					: 'Set Backend to "Auto" or "Native" on a system where onnxruntime-node loads, or choose Device "CPU".',
+					? `${backendReason} Or set {device} to "CPU".`
+					: 'Set {backend} to "Auto" or "Native" on a system where onnxruntime-node loads, or set {device} to "CPU".',
 			);
 		}
 		return { session: await createWithContext(r.onnxPath, 'wasm', 'wasm', threads), backend, provider: 'wasm', fallbackReason: backendReason };

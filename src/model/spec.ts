@@ -95,7 +95,7 @@ export function loadModelSpec(dir: string, dtype: DtypeChoice, name?: string): M
 				? `The model folder has no ONNX model (looked for onnx/model*.onnx in ${dir})`
 				: `The model folder has no ${dtype} variant (onnx/${variantFileName(dtype)}) in ${dir}`,
 			present.length
-				? `Files present: ${present.join(', ')}. Set "Model File Variant" to one of them, or to "Auto".`
+				? `Files present: ${present.join(', ')}. Set {dtype} to one of them, or to "Auto".`
 				: 'Export the model with Optimum (optimum-cli export onnx --task audio-classification) or pick a Hub repo that has an onnx/ folder.',
 		);
 	}

@@ -22,7 +22,7 @@ export class MonoSink {
 		if (rate !== this.rate) {
 			throw new AudioDecodeError(
 				`The sample rate changes inside the file (${this.rate} Hz, then ${rate} Hz)`,
-				'Re-export the recording, or let ffmpeg decode it (option Decoder: FFmpeg).',
+				'Re-export the recording, or let ffmpeg decode it ({decoder}: FFmpeg).',
 			);
 		}
 		this.total += frames;
