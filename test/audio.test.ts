@@ -7,7 +7,7 @@ import { locateFfmpeg } from '../src/audio/ffmpeg';
 import { resample } from '../src/audio/resample';
 import { decodeWav, downmixToMono } from '../src/audio/wav';
 import { AudioDecodeError, FfmpegNotAllowedError, FfmpegNotFoundError } from '../src/errors';
-import { audio, describeWithFfmpeg, ffmpegReference, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
+import { audio, describeWithFfmpeg, ffmpegReference, hideFfmpegFromPath, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
 
 function snrDb(ref: Float32Array, test: Float32Array): number {
 	const n = Math.min(ref.length, test.length);
@@ -22,14 +22,7 @@ function snrDb(ref: Float32Array, test: Float32Array): number {
 
 describe('in-process WAV decoding (no ffmpeg)', () => {
 	const withoutFfmpeg = { samplingRate: 16000 };
-	let savedPath: string | undefined;
-	beforeAll(() => {
-		savedPath = process.env.PATH;
-		process.env.PATH = '/nonexistent';
-	});
-	afterAll(() => {
-		process.env.PATH = savedPath;
-	});
+	hideFfmpegFromPath();
 
 	it.each([
 		'speech-16k-mono-s16.wav',

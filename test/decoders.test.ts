@@ -15,7 +15,7 @@ import { AudioDecodeError, AudioLimitError } from '../src/errors';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
 import { classifyAudio } from '../src/pipeline';
-import { AUDIO, MODELS, audio, describeWithFfmpeg, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
+import { AUDIO, MODELS, audio, describeWithFfmpeg, hideFfmpegFromPath, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
 
 afterAll(async () => sessionCache.clear());
 
@@ -28,14 +28,7 @@ const BUILT_IN: Array<[string, RegExp]> = [
 ];
 
 describe('built-in decoders, with no ffmpeg anywhere', () => {
-	let savedPath: string | undefined;
-	beforeAll(() => {
-		savedPath = process.env.PATH;
-		process.env.PATH = '/nonexistent';
-	});
-	afterAll(() => {
-		process.env.PATH = savedPath;
-	});
+	hideFfmpegFromPath();
 
 	it.each(BUILT_IN)('%s', async (file, name) => {
 		const out = await decodeAudio(audio(file), { samplingRate: 16000, decoder: 'builtIn' });

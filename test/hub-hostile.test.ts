@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { downloadHubModel, type HubModelRequest } from '../src/hub/model';
-import { HubError } from '../src/hub/errors';
 import { isValidRevision } from '../src/hub/validate';
-import { FakeHub, repoFromFolder } from './helpers/fake-hub';
+import { expectHubError, FakeHub, repoFromFolder } from './helpers/fake-hub';
 import { MODELS } from './helpers/fixtures';
 
 const COMMIT = 'e'.repeat(40);
@@ -35,15 +34,7 @@ function request(extra: Partial<HubModelRequest> = {}): HubModelRequest {
 	};
 }
 
-async function failure(p: Promise<unknown>): Promise<HubError> {
-	const e = await p.then(
-		() => undefined,
-		(err: unknown) => err,
-	);
-	expect(e).toBeInstanceOf(HubError);
-	messages.push((e as HubError).message, (e as HubError).hint);
-	return e as HubError;
-}
+const failure = (p: Promise<unknown>) => expectHubError(p, messages);
 
 function allFiles(dir: string): string[] {
 	const out: string[] = [];

@@ -4,12 +4,11 @@ import path from 'node:path';
 
 import { repoFolderName, resolveCacheDir } from '../src/hub/cache';
 import { hubDownload } from '../src/hub/download';
-import { HubError } from '../src/hub/errors';
 import { downloadHubModel, resolveHubAccess, searchHubModels, type HubModelRequest } from '../src/hub/model';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
 import { classifyAudio } from '../src/pipeline';
-import { FakeHub, repoFromFolder } from './helpers/fake-hub';
+import { expectHubError, FakeHub, repoFromFolder } from './helpers/fake-hub';
 import { AUDIO, MODELS } from './helpers/fixtures';
 
 const COMMIT = 'a'.repeat(40);
@@ -31,15 +30,7 @@ function request(extra: Partial<HubModelRequest> = {}): HubModelRequest {
 	};
 }
 
-async function failure(p: Promise<unknown>): Promise<HubError> {
-	const e = await p.then(
-		() => undefined,
-		(err: unknown) => err,
-	);
-	expect(e).toBeInstanceOf(HubError);
-	messages.push((e as HubError).message, (e as HubError).hint);
-	return e as HubError;
-}
+const failure = (p: Promise<unknown>) => expectHubError(p, messages);
 
 beforeEach(async () => {
 	cacheDir = mkdtempSync(path.join(tmpdir(), 'hf-cache-test-'));

@@ -13,6 +13,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
+import { HubError } from '../../src/hub/errors';
+
 export interface FakeRepo {
 	commit: string;
 	files: Record<string, Buffer>;
@@ -198,4 +200,15 @@ export class FakeHub {
 		if (this.slowMs) setTimeout(send, this.slowMs);
 		else send();
 	}
+}
+
+/** Awaits a promise that must fail with a HubError; records its texts (checked later for tokens and file content). */
+export async function expectHubError(p: Promise<unknown>, messages: string[]): Promise<HubError> {
+	const e = await p.then(
+		() => undefined,
+		(err: unknown) => err,
+	);
+	expect(e).toBeInstanceOf(HubError);
+	messages.push((e as HubError).message, (e as HubError).hint);
+	return e as HubError;
 }

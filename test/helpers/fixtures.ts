@@ -61,3 +61,15 @@ export const describeWithFfmpeg = systemFfmpeg
 			console.warn(`SKIPPED "${name}": no ffmpeg on PATH (apt-get install ffmpeg)`);
 			describe.skip(name, fn);
 		};
+
+/** For the enclosing describe: no ffmpeg on PATH (the built-in decoders must do without). */
+export function hideFfmpegFromPath(): void {
+	let savedPath: string | undefined;
+	beforeAll(() => {
+		savedPath = process.env.PATH;
+		process.env.PATH = '/nonexistent';
+	});
+	afterAll(() => {
+		process.env.PATH = savedPath;
+	});
+}

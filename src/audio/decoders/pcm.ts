@@ -18,29 +18,18 @@ function unsupported(format: string, codec: string): AudioDecodeError {
 	);
 }
 
-function bigEndianReader(bits: number, float: boolean): SampleReader | undefined {
+/** Reads one sample of a PCM or float stream in either byte order. */
+function pcmReader(bits: number, float: boolean, littleEndian: boolean): SampleReader | undefined {
+	const le = littleEndian;
 	if (float) {
-		if (bits === 32) return (b, o) => b.readFloatBE(o);
-		if (bits === 64) return (b, o) => b.readDoubleBE(o);
+		if (bits === 32) return le ? (b, o) => b.readFloatLE(o) : (b, o) => b.readFloatBE(o);
+		if (bits === 64) return le ? (b, o) => b.readDoubleLE(o) : (b, o) => b.readDoubleBE(o);
 		return undefined;
 	}
 	if (bits === 8) return (b, o) => b.readInt8(o) / 128;
-	if (bits === 16) return (b, o) => b.readInt16BE(o) / 32768;
-	if (bits === 24) return (b, o) => b.readIntBE(o, 3) / 8388608;
-	if (bits === 32) return (b, o) => b.readInt32BE(o) / 2147483648;
-	return undefined;
-}
-
-function littleEndianReader(bits: number, float: boolean): SampleReader | undefined {
-	if (float) {
-		if (bits === 32) return (b, o) => b.readFloatLE(o);
-		if (bits === 64) return (b, o) => b.readDoubleLE(o);
-		return undefined;
-	}
-	if (bits === 8) return (b, o) => b.readInt8(o) / 128;
-	if (bits === 16) return (b, o) => b.readInt16LE(o) / 32768;
-	if (bits === 24) return (b, o) => b.readIntLE(o, 3) / 8388608;
-	if (bits === 32) return (b, o) => b.readInt32LE(o) / 2147483648;
+	if (bits === 16) return le ? (b, o) => b.readInt16LE(o) / 32768 : (b, o) => b.readInt16BE(o) / 32768;
+	if (bits === 24) return le ? (b, o) => b.readIntLE(o, 3) / 8388608 : (b, o) => b.readIntBE(o, 3) / 8388608;
+	if (bits === 32) return le ? (b, o) => b.readInt32LE(o) / 2147483648 : (b, o) => b.readInt32BE(o) / 2147483648;
 	return undefined;
 }
 
@@ -104,10 +93,10 @@ export const aiffDecoder: Decoder = {
 		const codec = comm.codec;
 		let read: SampleReader | undefined;
 		let bits = comm.bits;
-		if (codec === 'NONE' || codec === 'twos') read = bigEndianReader(bits, false);
-		else if (codec === 'sowt') read = littleEndianReader(bits, false);
-		else if (codec === 'fl32' || codec === 'FL32') read = bigEndianReader((bits = 32), true);
-		else if (codec === 'fl64' || codec === 'FL64') read = bigEndianReader((bits = 64), true);
+		if (codec === 'NONE' || codec === 'twos') read = pcmReader(bits, false, false);
+		else if (codec === 'sowt') read = pcmReader(bits, false, true);
+		else if (codec === 'fl32' || codec === 'FL32') read = pcmReader((bits = 32), true, false);
+		else if (codec === 'fl64' || codec === 'FL64') read = pcmReader((bits = 64), true, false);
 		else if (codec === 'ulaw' || codec === 'ULAW') [read, bits] = [(b, o) => MULAW[b[o]], 8];
 		else if (codec === 'alaw' || codec === 'ALAW') [read, bits] = [(b, o) => ALAW[b[o]], 8];
 		if (!read) throw unsupported('AIFF', `${codec}, ${comm.bits} bits`);
@@ -162,7 +151,7 @@ export const cafDecoder: Decoder = {
 		let bytes = Math.ceil(desc.bits / 8);
 		if (desc.format === 'lpcm') {
 			const float = (desc.flags & 1) !== 0;
-			read = desc.flags & 2 ? littleEndianReader(desc.bits, float) : bigEndianReader(desc.bits, float);
+			read = pcmReader(desc.bits, float, (desc.flags & 2) !== 0);
 		} else if (desc.format === 'ulaw') [read, bytes] = [(b, o) => MULAW[b[o]], 1];
 		else if (desc.format === 'alaw') [read, bytes] = [(b, o) => ALAW[b[o]], 1];
 		if (!read) throw unsupported('CAF', desc.format === 'lpcm' ? `PCM, ${desc.bits} bits` : desc.format);
