@@ -14,3 +14,4 @@ export { classifyAudio, type Classification, type ClassifyOptions } from './pipe
 export type { FunctionToApply, LabelScore } from './postprocess';
 export { DEFAULT_MAX_DURATION_S, maxDurationCeiling } from './config';
 export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';
+export { defaultIgnored, defaultWindow, detectEvents, type DetectedEvent, type Detection, type DetectOptions } from './tasks/detect-events';

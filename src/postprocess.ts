@@ -16,12 +16,12 @@ export interface PostprocessOptions {
 	labelOf: (index: number) => string;
 }
 
-function resolveFunction(fn: FunctionToApply, problemType?: string): Exclude<FunctionToApply, 'auto'> {
+export function resolveFunction(fn: FunctionToApply, problemType?: string): Exclude<FunctionToApply, 'auto'> {
 	if (fn !== 'auto') return fn;
 	return problemType === 'multi_label_classification' ? 'sigmoid' : 'softmax';
 }
 
-function scoresFromLogits(logits: Float32Array, fn: Exclude<FunctionToApply, 'auto'>): Float64Array {
+export function scoresFromLogits(logits: Float32Array, fn: Exclude<FunctionToApply, 'auto'>): Float64Array {
 	const out = new Float64Array(logits.length);
 	if (fn === 'softmax') {
 		let max = -Infinity;

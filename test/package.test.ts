@@ -3,10 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { properties } from '../nodes/AudioClassification/description';
+import type { INodeProperties } from 'n8n-workflow';
+
+import { AudioClassification } from '../nodes/AudioClassification/AudioClassification.node';
 import { builtInModels } from '../src/model/catalog';
 
 const ROOT = path.join(__dirname, '..');
+const properties: INodeProperties[] = new AudioClassification().description.properties;
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const built = existsSync(path.join(ROOT, 'dist', 'nodes'));
 const describeBuilt = built ? describe : describe.skip;
@@ -29,6 +32,21 @@ describe('package.json', () => {
 		expect(param.default).toBe(catalogDefault.id);
 		expect((param.options as Array<{ value: string }>).map((o) => o.value)).toContain(catalogDefault.id);
 		expect(properties.find((p) => p.name === 'modelSource')!.default).toBe('builtIn');
+	});
+
+	it('keeps every public parameter name saved workflows use, and adds operation with classify as default', () => {
+		const names = new Set(properties.map((p) => p.name));
+		for (const name of ['binaryPropertyName', 'modelSource', 'builtInModel', 'model', 'revision', 'modelPath', 'topK', 'outputMode', 'options']) {
+			expect(names.has(name)).toBe(true);
+		}
+		const options = (properties.find((p) => p.name === 'options')!.options as INodeProperties[]).map((o) => o.name);
+		for (const name of ['cacheDir', 'allBinaryProperties', 'device', 'ffmpegPath', 'functionToApply', 'keepInputFields', 'minScore', 'dtype', 'offline', 'threads', 'maxDuration', 'backend', 'decoder']) {
+			expect(options).toContain(name);
+		}
+		for (const name of ['window', 'hop', 'threshold', 'minDuration', 'mergeGap', 'ignoreLabels']) expect(options).toContain(name);
+		const operation = properties.find((p) => p.name === 'operation')!;
+		expect(operation.default).toBe('classify');
+		expect((operation.options as Array<{ value: string }>).map((o) => o.value)).toEqual(['classify', 'detectEvents']);
 	});
 });
 

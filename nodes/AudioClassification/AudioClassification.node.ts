@@ -1,49 +1,17 @@
-import type {
-	IBinaryData,
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeType,
-	INodeTypeDescription,
-} from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import {
-	AudioClassificationError,
-	type BackendChoice,
-	classifyAudio,
-	type DecoderChoice,
-	DEFAULT_MAX_DURATION_S,
-	maxDurationCeiling,
-	type Classification,
-	type Device,
-	type DtypeChoice,
-	type FunctionToApply,
-	loadModelSpec,
-	type ModelSpec,
-	renderSettings,
-	resolveBuiltIn,
-	type Setting,
-} from '../../src';
-import { properties } from './description';
-import { allowedPath, assertModelFilesAllowed } from './helpers/fileAccess';
-import { resolveHubModelDir, searchModels } from './hub';
+import * as classify from './actions/classify.operation';
+import * as detectEvents from './actions/detectEvents.operation';
+import { commonProperties, operationProperty, optionsProperty } from './description';
+import { type AudioOperation, forEachAudio } from './helpers/run';
+import { searchModels } from './hub';
 
-interface NodeOptions {
-	allBinaryProperties?: boolean;
-	backend?: BackendChoice;
-	decoder?: DecoderChoice;
-	cacheDir?: string;
-	offline?: boolean;
-	device?: Device;
-	dtype?: DtypeChoice;
-	ffmpegPath?: string;
-	functionToApply?: FunctionToApply;
-	keepInputFields?: boolean;
-	maxDuration?: number;
-	minScore?: number;
-	threads?: number;
-}
+/** One file per operation under actions/; this class only describes and routes. */
+const operations: Record<string, AudioOperation> = {
+	classify: classify.execute,
+	detectEvents: detectEvents.execute,
+};
 
 export class AudioClassification implements INodeType {
 	description: INodeTypeDescription = {
@@ -53,7 +21,7 @@ export class AudioClassification implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle:
-			'={{$parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["modelSource"] === "huggingFaceHub" ? $parameter["model"].value : $parameter["builtInModel"]}}',
+			'={{($parameter["operation"] === "detectEvents" ? "Detect events: " : "") + ($parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["modelSource"] === "huggingFaceHub" ? $parameter["model"].value : $parameter["builtInModel"])}}',
 		description:
 			'Classify audio (spoken commands, sound events, emotion, language) with Hugging Face models on ONNX Runtime',
 		defaults: { name: 'Audio Classification' },
@@ -67,212 +35,21 @@ export class AudioClassification implements INodeType {
 				displayOptions: { show: { modelSource: ['huggingFaceHub'] } },
 			},
 		],
-		properties,
+		properties: [
+			operationProperty,
+			...commonProperties,
+			...classify.description,
+			...detectEvents.description,
+			optionsProperty(detectEvents.options),
+		],
 	};
 
 	methods = { listSearch: { searchModels } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
-		const out: INodeExecutionData[] = [];
-		const specs = new Map<string, ModelSpec | Error>();
-		const signal = this.getExecutionCancelSignal?.();
-
-		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			if (signal?.aborted) {
-				// A stopped execution does no more work; its result is discarded anyway.
-				throw new NodeOperationError(this.getNode(), 'The execution was cancelled', { itemIndex });
-			}
-			let where = `item ${itemIndex}`;
-			try {
-				const options = this.getNodeParameter('options', itemIndex, {}) as NodeOptions;
-				const spec = await modelFor(this, itemIndex, options, specs);
-				const topK = this.getNodeParameter('topK', itemIndex, 5) as number;
-				const outputMode = this.getNodeParameter('outputMode', itemIndex, 'perLabel') as string;
-				const item = items[itemIndex];
-
-				for (const property of binaryPropertiesOf(this, item, itemIndex, options)) {
-					where = `item ${itemIndex}, binary field "${property}"`;
-					const binary = this.helpers.assertBinaryData(itemIndex, property);
-					if (binary.fileName) where += `, file "${binary.fileName}"`;
-					const audio = await this.helpers.getBinaryDataBuffer(itemIndex, property);
-					const result = await classifyAudio(audio, spec, {
-						topK,
-						functionToApply: options.functionToApply ?? 'softmax',
-						minScore: options.minScore || undefined,
-						device: options.device ?? 'cpu',
-						backend: options.backend ?? 'auto',
-						decoder: options.decoder ?? 'auto',
-						threads: options.threads || undefined,
-						ffmpegPath: options.ffmpegPath || undefined,
-						maxDuration: maxDurationOf(options),
-						signal,
-					});
-					if (result.fallbackReason) logOnce(this, 'warn', `Audio Classification: ${result.fallbackReason}`);
-					logOnce(
-						this,
-						'info',
-						`Audio Classification: ${spec.name} runs on ONNX Runtime ${result.backend} (${result.provider}); audio decoded by ${result.decoder}`,
-					);
-					const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
-					const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
-					const binaryOut: Record<string, IBinaryData> = { [property]: binary };
-					out.push(
-						...toItems(result, outputMode, base, context).map((json) => ({
-							json,
-							binary: binaryOut,
-							pairedItem: { item: itemIndex },
-						})),
-					);
-				}
-			} catch (error) {
-				const nodeError = toNodeError(this, error, itemIndex, where);
-				if (this.continueOnFail()) {
-					out.push({
-						json: { error: nodeError.message, hint: nodeError.description ?? null },
-						pairedItem: { item: itemIndex },
-					});
-					continue;
-				}
-				throw nodeError;
-			}
-		}
-		return [out];
+		const operation = this.getNodeParameter('operation', 0, 'classify') as string;
+		const run = operations[operation];
+		if (!run) throw new NodeOperationError(this.getNode(), `Unknown operation "${operation}"`);
+		return await forEachAudio(this, run);
 	}
-}
-
-async function modelFor(
-	ctx: IExecuteFunctions,
-	itemIndex: number,
-	options: NodeOptions,
-	cache: Map<string, ModelSpec | Error>,
-): Promise<ModelSpec> {
-	const dtype = options.dtype ?? 'auto';
-	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
-	let ref: string;
-	if (source === 'localFolder') ref = (ctx.getNodeParameter('modelPath', itemIndex) as string).trim();
-	else if (source === 'huggingFaceHub') {
-		const model = ctx.getNodeParameter('model', itemIndex, '', { extractValue: true }) as string;
-		ref = `${model}@${ctx.getNodeParameter('revision', itemIndex, 'main') as string}`;
-	} else ref = ctx.getNodeParameter('builtInModel', itemIndex) as string;
-	const key = `${source}\u0000${ref}\u0000${dtype}`;
-	const cached = cache.get(key);
-	if (cached instanceof Error) throw cached; // one failed load (e.g. Hub unreachable) is not retried per item
-	if (cached) return cached;
-	let spec: ModelSpec;
-	try {
-		if (source === 'localFolder') {
-			if (!ref) {
-				throw new NodeOperationError(ctx.getNode(), 'Model Folder is empty', {
-					itemIndex,
-					description: 'Enter the absolute path of a model folder in Hugging Face Hub layout.',
-				});
-			}
-			const dir = await allowedPath(ctx, itemIndex, ref, 'model folder');
-			spec = loadModelSpec(dir, dtype, ref);
-			assertModelFilesAllowed(ctx, itemIndex, spec);
-		} else if (source === 'huggingFaceHub') {
-			const cacheDir = options.cacheDir?.trim()
-				? await allowedPath(ctx, itemIndex, options.cacheDir.trim(), 'cache folder')
-				: undefined;
-			const { dir, repoId } = await resolveHubModelDir(ctx, itemIndex, dtype, { ...options, cacheDir });
-			spec = loadModelSpec(dir, dtype, repoId);
-		} else {
-			const { dir, model } = resolveBuiltIn(ref);
-			spec = loadModelSpec(dir, dtype, model.id);
-		}
-	} catch (error) {
-		cache.set(key, error as Error);
-		throw error;
-	}
-	cache.set(key, spec);
-	return spec;
-}
-
-function binaryPropertiesOf(
-	ctx: IExecuteFunctions,
-	item: INodeExecutionData,
-	itemIndex: number,
-	options: NodeOptions,
-): string[] {
-	if (options.allBinaryProperties) {
-		const names = Object.keys(item.binary ?? {});
-		if (names.length === 0) {
-			throw new NodeOperationError(ctx.getNode(), 'This item has no binary data', {
-				itemIndex,
-				description:
-					'Make sure the previous node outputs a file (e.g. Read/Write Files from Disk, HTTP Request with "Response Format: File").',
-			});
-		}
-		return names;
-	}
-	return [(ctx.getNodeParameter('binaryPropertyName', itemIndex) as string).trim()];
-}
-
-interface OutputContext {
-	model: string;
-	binaryProperty: string;
-	fileName: string | null;
-}
-
-function toItems(result: Classification, mode: string, base: IDataObject, context: OutputContext): IDataObject[] {
-	if (mode === 'perInput') {
-		const top = result.labels[0];
-		return [
-			{
-				...base,
-				label: top?.label ?? null,
-				score: top?.score ?? null,
-				labels: result.labels.map((l) => ({ label: l.label, score: l.score })),
-				...context,
-			},
-		];
-	}
-	if (result.labels.length === 0) {
-		// Every label was under Minimum Score: the input still yields one item, so none vanishes.
-		return [{ ...base, label: null, score: null, rank: null, ...context }];
-	}
-	return result.labels.map((l, i) => ({ ...base, label: l.label, score: l.score, rank: i + 1, ...context }));
-}
-
-/** How the node's panel names the settings the engine's errors refer to. */
-const UI_NAMES: Record<Setting, string> = {
-	maxDuration: '"Options > Max Duration"',
-	dtype: '"Options > Model File Variant"',
-	offline: '"Options > Offline Mode"',
-	endpoint: "the Hugging Face Hub credential's Endpoint URL",
-	decoder: '"Options > Decoder"',
-	backend: '"Options > Backend"',
-	device: '"Options > Device"',
-	ffmpegPath: 'the "Options > FFmpeg Path" option',
-	cacheDir: '"Options > Cache Folder"',
-};
-
-/** Messages logged once per process (a fallback warning on every item would flood the log). */
-const logged = new Set<string>();
-
-function logOnce(ctx: IExecuteFunctions, level: 'info' | 'warn', message: string): void {
-	if (logged.has(message)) return;
-	logged.add(message);
-	ctx.logger[level](message);
-}
-
-function maxDurationOf(options: NodeOptions): number {
-	const chosen = options.maxDuration && options.maxDuration > 0 ? options.maxDuration : DEFAULT_MAX_DURATION_S;
-	return Math.min(chosen, maxDurationCeiling());
-}
-
-function toNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number, where: string): NodeOperationError {
-	if (error instanceof NodeOperationError) {
-		if (error.context.itemIndex === undefined) error.context.itemIndex = itemIndex;
-		return error;
-	}
-	if (error instanceof AudioClassificationError) {
-		// The engine names settings by parameter name; the panel's names are the node's business.
-		return new NodeOperationError(ctx.getNode(), `${renderSettings(error.messageTemplate, UI_NAMES)} (${where})`, {
-			itemIndex,
-			description: renderSettings(error.hintTemplate, UI_NAMES),
-		});
-	}
-	return new NodeOperationError(ctx.getNode(), error as Error, { itemIndex });
 }

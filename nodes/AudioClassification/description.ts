@@ -13,7 +13,30 @@ function builtInOptions(): INodePropertyOptions[] {
 	}
 }
 
-export const properties: INodeProperties[] = [
+/** Operation first, then the model, then each operation's own parameters, then the shared options. */
+export const operationProperty: INodeProperties = {
+	displayName: 'Operation',
+	name: 'operation',
+	type: 'options',
+	noDataExpression: true,
+	options: [
+		{
+			name: 'Classify',
+			value: 'classify',
+			description: 'Label the whole clip, as Python\'s audio-classification pipeline does',
+			action: 'Classify audio',
+		},
+		{
+			name: 'Detect Events',
+			value: 'detectEvents',
+			description: 'Find what was said or heard, and when, in a recording',
+			action: 'Detect events in audio',
+		},
+	],
+	default: 'classify',
+};
+
+export const commonProperties: INodeProperties[] = [
 	{
 		displayName: 'Input Binary Field',
 		name: 'binaryPropertyName',
@@ -118,186 +141,163 @@ export const properties: INodeProperties[] = [
 		description: 'Absolute path, on the machine running n8n, of a folder with config.json, preprocessor_config.json and onnx/model*.onnx',
 		displayOptions: { show: { modelSource: ['localFolder'] } },
 	},
-	{
-		displayName: 'Top K',
-		name: 'topK',
-		type: 'number',
-		typeOptions: { minValue: 0 },
-		default: 5,
-		description:
-			'How many of the best labels to return, highest score first. 0 returns every label.',
-	},
-	{
-		displayName: 'Output Mode',
-		name: 'outputMode',
-		type: 'options',
-		noDataExpression: true,
-		options: [
-			{
-				name: 'One Item per Label',
-				value: 'perLabel',
-				description: 'Each label is an item with label, score and rank; easy to filter or switch on',
-			},
-			{
-				name: 'One Item per Input',
-				value: 'perInput',
-				description: 'Each input stays one item, with the top label, its score and a labels array',
-			},
-		],
-		default: 'perLabel',
-	},
-	{
+];
+
+export function optionsProperty(operationOptions: INodeProperties[]): INodeProperties {
+	return {
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
 		placeholder: 'Add option',
 		default: {},
+		options: [...sharedOptions, ...operationOptions].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+	};
+}
+
+const sharedOptions: INodeProperties[] = [
+	{
+		displayName: 'Backend',
+		name: 'backend',
+		type: 'options',
 		options: [
 			{
-				displayName: 'Backend',
-				name: 'backend',
-				type: 'options',
-				options: [
-					{
-						name: 'Auto',
-						value: 'auto',
-						description: 'Native ONNX Runtime when it loads on this system, else WebAssembly (e.g. n8n\'s Alpine Docker image)',
-					},
-					{ name: 'Native', value: 'native', description: 'Onnxruntime-node: fastest, supports GPUs; glibc Linux, macOS, Windows' },
-					{ name: 'WebAssembly', value: 'wasm', description: 'Onnxruntime-web inside Node: runs everywhere, CPU only, slower' },
-				],
-				default: 'auto',
-				description: 'Which ONNX Runtime runs the model',
+				name: 'Auto',
+				value: 'auto',
+				description: 'Native ONNX Runtime when it loads on this system, else WebAssembly (e.g. n8n\'s Alpine Docker image)',
 			},
-			{
-				displayName: 'Cache Folder',
-				name: 'cacheDir',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. /home/node/.cache/huggingface/hub',
-				description:
-					'Where Hub models are kept (huggingface_hub layout, shared with Python tools). Empty: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.',
-			},
-			{
-				displayName: 'Classify All Binary Fields',
-				name: 'allBinaryProperties',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to classify every binary field of each item instead of only the Input Binary Field',
-			},
-			{
-				displayName: 'Decoder',
-				name: 'decoder',
-				type: 'options',
-				options: [
-					{
-						name: 'Auto',
-						value: 'auto',
-						description: 'Built-in decoders (WAV, MP3, FLAC, Ogg Opus/Vorbis, WebM/Opus, AIFF, CAF), ffmpeg for the rest',
-					},
-					{ name: 'Built-In Only', value: 'builtIn', description: 'Never run ffmpeg' },
-					{ name: 'FFmpeg', value: 'ffmpeg', description: 'Decode everything with ffmpeg, exactly as the Python pipeline does' },
-				],
-				default: 'auto',
-				description: 'How the audio is decoded',
-			},
-			{
-				displayName: 'Device',
-				name: 'device',
-				type: 'options',
-				options: [
-					{ name: 'Auto', value: 'auto', description: 'GPU if its provider loads, else CPU' },
-					{ name: 'CoreML (macOS)', value: 'coreml' },
-					{ name: 'CPU', value: 'cpu' },
-					{ name: 'CUDA (NVIDIA, Linux)', value: 'cuda' },
-					{ name: 'DirectML (Windows)', value: 'dml' },
-				],
-				default: 'cpu',
-				description: 'Where ONNX Runtime runs the model',
-			},
-			{
-				displayName: 'FFmpeg Path',
-				name: 'ffmpegPath',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. /usr/bin/ffmpeg',
-				description:
-					'Leave empty. Where ffmpeg comes from is an instance setting: FFMPEG_PATH, then the ffmpeg-static package, then ffmpeg on PATH. A path here is only accepted when it names that same ffmpeg.',
-			},
-			{
-				displayName: 'Function to Apply',
-				name: 'functionToApply',
-				type: 'options',
-				options: [
-					{
-						name: 'Auto',
-						value: 'auto',
-						description: 'Sigmoid for multi-label models (config.problem_type), else softmax',
-					},
-					{ name: 'None', value: 'none', description: 'Raw logits' },
-					{ name: 'Sigmoid', value: 'sigmoid', description: 'Independent 0..1 score per label' },
-					{ name: 'Softmax', value: 'softmax', description: 'Scores over all labels sum to 1' },
-				],
-				default: 'softmax',
-				description: 'How logits become scores, as in the Python pipeline',
-			},
-			{
-				displayName: 'Include Input Fields',
-				name: 'keepInputFields',
-				type: 'boolean',
-				default: false,
-				description: "Whether to copy the input item's JSON fields into every output item",
-			},
-			{
-				displayName: 'Max Duration (Seconds)',
-				name: 'maxDuration',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 600,
-				description:
-					'Longest audio accepted; longer files are refused before they are decoded. Classification reads the whole clip at once, so memory grows with this.',
-			},
-			{
-				displayName: 'Minimum Score',
-				name: 'minScore',
-				type: 'number',
-				typeOptions: { minValue: 0, numberPrecision: 4 },
-				default: 0,
-				description: 'Drop labels scoring below this value (after Top K)',
-			},
-			{
-				displayName: 'Model File Variant',
-				name: 'dtype',
-				type: 'options',
-				options: [
-					{ name: 'Auto', value: 'auto', description: 'First that exists: fp32, q8, int8, uint8, fp16, q4' },
-					{ name: 'Fp16 (model_fp16.onnx)', value: 'fp16' },
-					{ name: 'Fp32 (model.onnx)', value: 'fp32' },
-					{ name: 'Int8 (model_int8.onnx)', value: 'int8' },
-					{ name: 'Q4 (model_q4.onnx)', value: 'q4' },
-					{ name: 'Q8 (model_quantized.onnx)', value: 'q8' },
-					{ name: 'Uint8 (model_uint8.onnx)', value: 'uint8' },
-				],
-				default: 'auto',
-				description: 'Which ONNX file of the model folder to load',
-			},
-			{
-				displayName: 'Offline Mode',
-				name: 'offline',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to use only models already in the cache, never the network (also turned on by HF_HUB_OFFLINE=1)',
-			},
-			{
-				displayName: 'Threads',
-				name: 'threads',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 0,
-				description: 'CPU threads for ONNX Runtime. 0 lets ONNX Runtime decide.',
-			},
+			{ name: 'Native', value: 'native', description: 'Onnxruntime-node: fastest, supports GPUs; glibc Linux, macOS, Windows' },
+			{ name: 'WebAssembly', value: 'wasm', description: 'Onnxruntime-web inside Node: runs everywhere, CPU only, slower' },
 		],
+		default: 'auto',
+		description: 'Which ONNX Runtime runs the model',
+	},
+	{
+		displayName: 'Cache Folder',
+		name: 'cacheDir',
+		type: 'string',
+		default: '',
+		placeholder: 'e.g. /home/node/.cache/huggingface/hub',
+		description:
+			'Where Hub models are kept (huggingface_hub layout, shared with Python tools). Empty: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.',
+	},
+	{
+		displayName: 'Classify All Binary Fields',
+		name: 'allBinaryProperties',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to classify every binary field of each item instead of only the Input Binary Field',
+	},
+	{
+		displayName: 'Decoder',
+		name: 'decoder',
+		type: 'options',
+		options: [
+			{
+				name: 'Auto',
+				value: 'auto',
+				description: 'Built-in decoders (WAV, MP3, FLAC, Ogg Opus/Vorbis, WebM/Opus, AIFF, CAF), ffmpeg for the rest',
+			},
+			{ name: 'Built-In Only', value: 'builtIn', description: 'Never run ffmpeg' },
+			{ name: 'FFmpeg', value: 'ffmpeg', description: 'Decode everything with ffmpeg, exactly as the Python pipeline does' },
+		],
+		default: 'auto',
+		description: 'How the audio is decoded',
+	},
+	{
+		displayName: 'Device',
+		name: 'device',
+		type: 'options',
+		options: [
+			{ name: 'Auto', value: 'auto', description: 'GPU if its provider loads, else CPU' },
+			{ name: 'CoreML (macOS)', value: 'coreml' },
+			{ name: 'CPU', value: 'cpu' },
+			{ name: 'CUDA (NVIDIA, Linux)', value: 'cuda' },
+			{ name: 'DirectML (Windows)', value: 'dml' },
+		],
+		default: 'cpu',
+		description: 'Where ONNX Runtime runs the model',
+	},
+	{
+		displayName: 'FFmpeg Path',
+		name: 'ffmpegPath',
+		type: 'string',
+		default: '',
+		placeholder: 'e.g. /usr/bin/ffmpeg',
+		description:
+			'Leave empty. Where ffmpeg comes from is an instance setting: FFMPEG_PATH, then the ffmpeg-static package, then ffmpeg on PATH. A path here is only accepted when it names that same ffmpeg.',
+	},
+	{
+		displayName: 'Function to Apply',
+		name: 'functionToApply',
+		type: 'options',
+		options: [
+			{
+				name: 'Auto',
+				value: 'auto',
+				description: 'Sigmoid for multi-label models (config.problem_type), else softmax',
+			},
+			{ name: 'None', value: 'none', description: 'Raw logits' },
+			{ name: 'Sigmoid', value: 'sigmoid', description: 'Independent 0..1 score per label' },
+			{ name: 'Softmax', value: 'softmax', description: 'Scores over all labels sum to 1' },
+		],
+		default: 'softmax',
+		description: 'How logits become scores, as in the Python pipeline',
+	},
+	{
+		displayName: 'Include Input Fields',
+		name: 'keepInputFields',
+		type: 'boolean',
+		default: false,
+		description: "Whether to copy the input item's JSON fields into every output item",
+	},
+	{
+		displayName: 'Max Duration (Seconds)',
+		name: 'maxDuration',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 600,
+		description:
+			'Longest audio accepted; longer files are refused before they are decoded. Classification reads the whole clip at once, so memory grows with this.',
+	},
+	{
+		displayName: 'Minimum Score',
+		name: 'minScore',
+		type: 'number',
+		typeOptions: { minValue: 0, numberPrecision: 4 },
+		default: 0,
+		description: 'Drop labels scoring below this value (after Top K)',
+	},
+	{
+		displayName: 'Model File Variant',
+		name: 'dtype',
+		type: 'options',
+		options: [
+			{ name: 'Auto', value: 'auto', description: 'First that exists: fp32, q8, int8, uint8, fp16, q4' },
+			{ name: 'Fp16 (model_fp16.onnx)', value: 'fp16' },
+			{ name: 'Fp32 (model.onnx)', value: 'fp32' },
+			{ name: 'Int8 (model_int8.onnx)', value: 'int8' },
+			{ name: 'Q4 (model_q4.onnx)', value: 'q4' },
+			{ name: 'Q8 (model_quantized.onnx)', value: 'q8' },
+			{ name: 'Uint8 (model_uint8.onnx)', value: 'uint8' },
+		],
+		default: 'auto',
+		description: 'Which ONNX file of the model folder to load',
+	},
+	{
+		displayName: 'Offline Mode',
+		name: 'offline',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to use only models already in the cache, never the network (also turned on by HF_HUB_OFFLINE=1)',
+	},
+	{
+		displayName: 'Threads',
+		name: 'threads',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description: 'CPU threads for ONNX Runtime. 0 lets ONNX Runtime decide.',
 	},
 ];

@@ -11,7 +11,32 @@ export interface Logits {
 
 const OUT_OF_MEMORY = /bad_alloc|out of memory|failed to allocate|cannot allocate|allocation fail|ENOMEM/i;
 
-export async function runClassifier(session: RemoteSession, features: FeatureTensors): Promise<Logits> {
+/**
+ * Runs several inputs of the same shape as one batch (the graphs take a
+ * batch dimension) and returns one row of logits per input.
+ */
+export async function runClassifierBatch(session: RemoteSession, batch: FeatureTensors[]): Promise<Logits[]> {
+	if (batch.length === 1) return [await runClassifier(session, batch[0])];
+	const stacked: FeatureTensors = {};
+	for (const name of session.inputNames) {
+		const parts = batch.map((f) => f[name]);
+		if (parts.some((t) => !t)) return [await runClassifier(session, batch[0])]; // reported there
+		const first = parts[0];
+		const size = first.data.length;
+		if (parts.some((t) => t.data.length !== size || t.type !== first.type)) {
+			throw new GraphMismatchError('Windows of one batch differ in shape', 'This is a bug: every window of a batch has the same length.');
+		}
+		const data = first.type === 'int64' ? new BigInt64Array(size * parts.length) : new Float32Array(size * parts.length);
+		parts.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * size));
+		stacked[name] = { type: first.type, data, dims: [parts.length, ...first.dims.slice(1)] };
+	}
+	const all = await runClassifier(session, stacked, batch.length);
+	const rows: Logits[] = [];
+	for (let i = 0; i < batch.length; i++) rows.push({ data: all.data.subarray(i * all.classes, (i + 1) * all.classes), classes: all.classes });
+	return rows;
+}
+
+export async function runClassifier(session: RemoteSession, features: FeatureTensors, rows = 1): Promise<Logits> {
 	const feeds: Record<string, FeatureTensor> = {};
 	for (const name of session.inputNames) {
 		const t = features[name];
@@ -43,7 +68,7 @@ export async function runClassifier(session: RemoteSession, features: FeatureTen
 	const dims = output.dims;
 	const classes = Number(dims[dims.length - 1]);
 	const data = output.data as Float32Array;
-	if (output.type !== 'float32' || data.length !== classes) {
+	if (output.type !== 'float32' || data.length !== classes * rows) {
 		throw new GraphMismatchError(
 			`The ONNX model's output is ${output.type} [${dims.join(', ')}], not one row of class scores`,
 			'Use an audio-classification export (task audio-classification); CTC or sequence models are not classifiers.',

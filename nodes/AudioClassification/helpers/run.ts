@@ -1,0 +1,236 @@
+/**
+ * What every operation shares: per input item and binary field, resolve the
+ * model (once per execution), read the audio, call the operation, pair its
+ * outputs to the item; errors become one error item (Continue On Fail) or
+ * fail the node, naming the item, field and file; a stopped execution stops.
+ */
+import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import {
+	AudioClassificationError,
+	type BackendChoice,
+	type DecoderChoice,
+	DEFAULT_MAX_DURATION_S,
+	type Device,
+	type DtypeChoice,
+	type FunctionToApply,
+	loadModelSpec,
+	maxDurationCeiling,
+	type ModelSpec,
+	renderSettings,
+	resolveBuiltIn,
+	type Setting,
+} from '../../../src';
+import { resolveHubModelDir } from '../hub';
+import { allowedPath, assertModelFilesAllowed } from './fileAccess';
+
+export interface NodeOptions {
+	allBinaryProperties?: boolean;
+	backend?: BackendChoice;
+	decoder?: DecoderChoice;
+	cacheDir?: string;
+	offline?: boolean;
+	device?: Device;
+	dtype?: DtypeChoice;
+	ffmpegPath?: string;
+	functionToApply?: FunctionToApply;
+	keepInputFields?: boolean;
+	maxDuration?: number;
+	minScore?: number;
+	threads?: number;
+	// Detect Events
+	window?: number;
+	hop?: number;
+	threshold?: number;
+	minDuration?: number;
+	mergeGap?: number;
+	ignoreLabels?: string;
+	includeWindows?: boolean;
+}
+
+export interface AudioInput {
+	itemIndex: number;
+	item: INodeExecutionData;
+	options: NodeOptions;
+	spec: ModelSpec;
+	audio: Buffer;
+	signal?: AbortSignal;
+	/** Copied into each output: input fields (when asked), model, binaryProperty, fileName. */
+	base: IDataObject;
+	context: { model: string; binaryProperty: string; fileName: string | null };
+}
+
+/** What an operation reports about its run, for the log. */
+export interface RunInfo {
+	backend: string;
+	provider: string;
+	decoder: string;
+	fallbackReason?: string;
+}
+
+export type AudioOperation = (this: IExecuteFunctions, input: AudioInput) => Promise<{ items: IDataObject[]; info: RunInfo }>;
+
+export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation): Promise<INodeExecutionData[][]> {
+	const items = ctx.getInputData();
+	const out: INodeExecutionData[] = [];
+	const specs = new Map<string, ModelSpec | Error>();
+	const signal = ctx.getExecutionCancelSignal?.();
+
+	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+		if (signal?.aborted) {
+			// A stopped execution does no more work; its result is discarded anyway.
+			throw new NodeOperationError(ctx.getNode(), 'The execution was cancelled', { itemIndex });
+		}
+		let where = `item ${itemIndex}`;
+		try {
+			const options = ctx.getNodeParameter('options', itemIndex, {}) as NodeOptions;
+			const spec = await modelFor(ctx, itemIndex, options, specs);
+			const item = items[itemIndex];
+			for (const property of binaryPropertiesOf(ctx, item, itemIndex, options)) {
+				where = `item ${itemIndex}, binary field "${property}"`;
+				const binary = ctx.helpers.assertBinaryData(itemIndex, property);
+				if (binary.fileName) where += `, file "${binary.fileName}"`;
+				const audio = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
+				const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
+				const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
+				const { items: produced, info } = await operation.call(ctx, { itemIndex, item, options, spec, audio, signal, base, context });
+				if (info.fallbackReason) logOnce(ctx, 'warn', `Audio Classification: ${info.fallbackReason}`);
+				logOnce(ctx, 'info', `Audio Classification: ${spec.name} runs on ONNX Runtime ${info.backend} (${info.provider}); audio decoded by ${info.decoder}`);
+				const binaryOut: Record<string, IBinaryData> = { [property]: binary };
+				out.push(...produced.map((json) => ({ json, binary: binaryOut, pairedItem: { item: itemIndex } })));
+			}
+		} catch (error) {
+			const nodeError = toNodeError(ctx, error, itemIndex, where);
+			if (ctx.continueOnFail()) {
+				out.push({ json: { error: nodeError.message, hint: nodeError.description ?? null }, pairedItem: { item: itemIndex } });
+				continue;
+			}
+			throw nodeError;
+		}
+	}
+	return [out];
+}
+
+/** The options every operation passes to the engine. */
+export function engineOptions(options: NodeOptions, signal?: AbortSignal) {
+	return {
+		device: options.device ?? 'cpu',
+		backend: options.backend ?? 'auto',
+		decoder: options.decoder ?? 'auto',
+		threads: options.threads || undefined,
+		ffmpegPath: options.ffmpegPath || undefined,
+		maxDuration: maxDurationOf(options),
+		signal,
+	} as const;
+}
+
+async function modelFor(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	options: NodeOptions,
+	cache: Map<string, ModelSpec | Error>,
+): Promise<ModelSpec> {
+	const dtype = options.dtype ?? 'auto';
+	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
+	let ref: string;
+	if (source === 'localFolder') ref = (ctx.getNodeParameter('modelPath', itemIndex) as string).trim();
+	else if (source === 'huggingFaceHub') {
+		const model = ctx.getNodeParameter('model', itemIndex, '', { extractValue: true }) as string;
+		ref = `${model}@${ctx.getNodeParameter('revision', itemIndex, 'main') as string}`;
+	} else ref = ctx.getNodeParameter('builtInModel', itemIndex) as string;
+	const key = `${source}\u0000${ref}\u0000${dtype}`;
+	const cached = cache.get(key);
+	if (cached instanceof Error) throw cached; // one failed load (e.g. Hub unreachable) is not retried per item
+	if (cached) return cached;
+	let spec: ModelSpec;
+	try {
+		if (source === 'localFolder') {
+			if (!ref) {
+				throw new NodeOperationError(ctx.getNode(), 'Model Folder is empty', {
+					itemIndex,
+					description: 'Enter the absolute path of a model folder in Hugging Face Hub layout.',
+				});
+			}
+			const dir = await allowedPath(ctx, itemIndex, ref, 'model folder');
+			spec = loadModelSpec(dir, dtype, ref);
+			assertModelFilesAllowed(ctx, itemIndex, spec);
+		} else if (source === 'huggingFaceHub') {
+			const cacheDir = options.cacheDir?.trim()
+				? await allowedPath(ctx, itemIndex, options.cacheDir.trim(), 'cache folder')
+				: undefined;
+			const { dir, repoId } = await resolveHubModelDir(ctx, itemIndex, dtype, { ...options, cacheDir });
+			spec = loadModelSpec(dir, dtype, repoId);
+		} else {
+			const { dir, model } = resolveBuiltIn(ref);
+			spec = loadModelSpec(dir, dtype, model.id);
+		}
+	} catch (error) {
+		cache.set(key, error as Error);
+		throw error;
+	}
+	cache.set(key, spec);
+	return spec;
+}
+
+function binaryPropertiesOf(
+	ctx: IExecuteFunctions,
+	item: INodeExecutionData,
+	itemIndex: number,
+	options: NodeOptions,
+): string[] {
+	if (options.allBinaryProperties) {
+		const names = Object.keys(item.binary ?? {});
+		if (names.length === 0) {
+			throw new NodeOperationError(ctx.getNode(), 'This item has no binary data', {
+				itemIndex,
+				description:
+					'Make sure the previous node outputs a file (e.g. Read/Write Files from Disk, HTTP Request with "Response Format: File").',
+			});
+		}
+		return names;
+	}
+	return [(ctx.getNodeParameter('binaryPropertyName', itemIndex) as string).trim()];
+}
+
+/** How the node's panel names the settings the engine's errors refer to. */
+const UI_NAMES: Record<Setting, string> = {
+	maxDuration: '"Options > Max Duration"',
+	dtype: '"Options > Model File Variant"',
+	offline: '"Options > Offline Mode"',
+	endpoint: "the Hugging Face Hub credential's Endpoint URL",
+	decoder: '"Options > Decoder"',
+	backend: '"Options > Backend"',
+	device: '"Options > Device"',
+	ffmpegPath: 'the "Options > FFmpeg Path" option',
+	cacheDir: '"Options > Cache Folder"',
+};
+
+/** Messages logged once per process (a fallback warning on every item would flood the log). */
+const logged = new Set<string>();
+
+function logOnce(ctx: IExecuteFunctions, level: 'info' | 'warn', message: string): void {
+	if (logged.has(message)) return;
+	logged.add(message);
+	ctx.logger[level](message);
+}
+
+function maxDurationOf(options: NodeOptions): number {
+	const chosen = options.maxDuration && options.maxDuration > 0 ? options.maxDuration : DEFAULT_MAX_DURATION_S;
+	return Math.min(chosen, maxDurationCeiling());
+}
+
+function toNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number, where: string): NodeOperationError {
+	if (error instanceof NodeOperationError) {
+		if (error.context.itemIndex === undefined) error.context.itemIndex = itemIndex;
+		return error;
+	}
+	if (error instanceof AudioClassificationError) {
+		// The engine names settings by parameter name; the panel's names are the node's business.
+		return new NodeOperationError(ctx.getNode(), `${renderSettings(error.messageTemplate, UI_NAMES)} (${where})`, {
+			itemIndex,
+			description: renderSettings(error.hintTemplate, UI_NAMES),
+		});
+	}
+	return new NodeOperationError(ctx.getNode(), error as Error, { itemIndex });
+}

@@ -1,0 +1,257 @@
+/**
+ * Detect Events: what was said or heard, and when. The decoded audio is cut
+ * into windows (`window` seconds every `hop` seconds), each window is
+ * classified (in batches through one session), and runs of windows whose
+ * label passes `threshold` become events `{label, start, end, score,
+ * meanScore}`; the edges are then tightened to where the sound is (10 ms
+ * energy frames), so a spoken word gives one event at its own time.
+ */
+import { decodeAudio } from '../audio/decode';
+import { AudioClassificationError, CancelledError } from '../errors';
+import { getFeatureExtractor, type FeatureTensors } from '../features';
+import type { BackendChoice } from '../inference/backends';
+import { checkInferenceBudget } from '../inference/budget';
+import { runClassifierBatch } from '../inference/run';
+import type { Device } from '../inference/runtime';
+import { sessionCache } from '../inference/session-cache';
+import { labelOf, type ModelSpec } from '../model/spec';
+import { type FunctionToApply, resolveFunction, scoresFromLogits } from '../postprocess';
+import type { DecoderChoice } from '../audio/decode';
+import { runSliced, Slicer } from '../util/slicer';
+
+export interface DetectOptions {
+	/** Window length in seconds (default: the model's own span, see defaultWindow). */
+	window?: number;
+	/** Seconds between window starts (default: a quarter of the window). */
+	hop?: number;
+	/** Score a window's label needs to count (default 0.7). */
+	threshold?: number;
+	/** Events shorter than this (seconds) are dropped (default 0). */
+	minDuration?: number;
+	/** Events of one label closer than this (seconds) are merged (default: one hop). */
+	mergeGap?: number;
+	/** Labels that are never events (default: _silence_, _unknown_ and background labels). */
+	ignoreLabels?: string[];
+	/** Windows per session.run (results do not depend on it). */
+	batchSize?: number;
+	functionToApply?: FunctionToApply;
+	device: Device;
+	backend?: BackendChoice;
+	decoder?: DecoderChoice;
+	threads?: number;
+	ffmpegPath?: string;
+	maxDuration?: number;
+	signal?: AbortSignal;
+	/** Also return every window's scores. */
+	includeWindows?: boolean;
+}
+
+export interface DetectedEvent {
+	label: string;
+	/** Seconds from the start of the recording. */
+	start: number;
+	end: number;
+	/** Highest window score of the event. */
+	score: number;
+	/** Mean window score of the event. */
+	meanScore: number;
+}
+
+export interface WindowScores {
+	start: number;
+	end: number;
+	scores: Array<{ label: string; score: number }>;
+}
+
+export interface Detection {
+	events: DetectedEvent[];
+	windows?: WindowScores[];
+	/** Seconds of audio. */
+	duration: number;
+	window: number;
+	hop: number;
+	decoder: string;
+	backend: string;
+	provider: string;
+	fallbackReason?: string;
+}
+
+/** A window's label must reach this score: above the built-in model's scores on other words and noise, below its scores on commands. */
+export const DEFAULT_THRESHOLD = 0.7;
+
+const BACKGROUND = /^(_?silence_?|_?unknown_?|_?background(_noise)?_?|noise|other|none)$/i;
+
+/**
+ * The window a model naturally sees: AST its max_length frames (10.24 s),
+ * Whisper its 30 s; waveform models have no fixed span, so keyword spotters
+ * (labels with _silence_/_unknown_, like the built-in model) get the 1 s they
+ * were trained on, and other waveform classifiers (emotion, language,
+ * speaker) 3 s: long enough for a phrase, short enough to place it.
+ */
+export function defaultWindow(spec: ModelSpec): number {
+	const pre = spec.preprocessor;
+	if (pre.feature_extractor_type === 'ASTFeatureExtractor') return ((pre.max_length ?? 1024) - 1) * 0.01 + 0.025;
+	if (pre.feature_extractor_type === 'WhisperFeatureExtractor') return pre.chunk_length ?? 30;
+	const labels = Object.values(spec.config.id2label ?? {});
+	return labels.some((l) => /^_?(silence|unknown)_?$/i.test(l)) ? 1 : 3;
+}
+
+export function defaultIgnored(spec: ModelSpec): string[] {
+	return Object.values(spec.config.id2label ?? {}).filter((l) => BACKGROUND.test(l));
+}
+
+function invalid(what: string, hint: string): AudioClassificationError {
+	return new AudioClassificationError(what, hint, { kind: 'invalidDetectOption' });
+}
+
+export async function detectEvents(audio: Buffer, spec: ModelSpec, options: DetectOptions): Promise<Detection> {
+	const window = options.window && options.window > 0 ? options.window : defaultWindow(spec);
+	const hop = options.hop && options.hop > 0 ? options.hop : window / 4;
+	const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+	if (hop > window) throw invalid(`The hop (${hop} s) is longer than the window (${window} s)`, 'Set a hop no longer than the window, so no audio is skipped.');
+	if (window * spec.samplingRate > 60 * spec.samplingRate * 10) throw invalid(`The window (${window} s) is too long`, 'Use windows of at most 10 minutes.');
+	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
+	const decoded = await decodeAudio(audio, {
+		samplingRate: spec.samplingRate,
+		ffmpegPath: options.ffmpegPath,
+		signal: options.signal,
+		maxDuration: options.maxDuration,
+		decoder: options.decoder,
+	});
+	const samples = decoded.samples;
+	const rate = spec.samplingRate;
+	const winLen = Math.round(window * rate);
+	const hopLen = Math.max(1, Math.round(hop * rate));
+	checkInferenceBudget(spec, winLen * (options.batchSize ?? 8));
+	// Windows: one per hop; a recording shorter than a window is one (zero-padded) window.
+	const count = samples.length <= winLen ? 1 : 1 + Math.ceil((samples.length - winLen) / hopLen);
+	const fn = resolveFunction(options.functionToApply ?? 'auto', spec.config.problem_type);
+	const slicer = new Slicer(options.signal);
+	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+	const scores: Float64Array[] = [];
+	const loaded = await sessionCache.use(
+		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend },
+		async (session) => {
+			for (let first = 0; first < count; first += batchSize) {
+				const batch: FeatureTensors[] = [];
+				for (let w = first; w < Math.min(count, first + batchSize); w++) {
+					const chunk = new Float32Array(winLen); // the last window is zero-padded to full length
+					const from = w * hopLen;
+					chunk.set(samples.subarray(from, Math.min(samples.length, from + winLen)));
+					batch.push(await runSliced(extractor.steps(chunk, spec.preprocessor), slicer));
+				}
+				if (options.signal?.aborted) throw new CancelledError();
+				for (const row of await runClassifierBatch(session.session, batch)) scores.push(scoresFromLogits(row.data, fn));
+				await slicer.tick();
+			}
+			return session;
+		},
+	);
+	const labels = scores[0] ? Array.from(scores[0], (_, i) => labelOf(spec.config, i)) : [];
+	const ignore = new Set(options.ignoreLabels ?? defaultIgnored(spec));
+	const duration = samples.length / rate;
+	const centers = Array.from({ length: count }, (_, w) => Math.min(duration, (w * hopLen + winLen / 2) / rate));
+	const active: Array<Array<{ w: number; score: number }>> = labels.map(() => []);
+	scores.forEach((row, w) => {
+		if (fn === 'sigmoid') {
+			row.forEach((s, i) => s >= threshold && !ignore.has(labels[i]) && active[i].push({ w, score: s }));
+		} else {
+			let best = 0;
+			for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+			if (row[best] >= threshold && !ignore.has(labels[best])) active[best].push({ w, score: row[best] });
+		}
+	});
+	const energy = frameEnergy(samples, rate);
+	const events: DetectedEvent[] = [];
+	const mergeGap = options.mergeGap ?? hop;
+	active.forEach((hits, i) => {
+		let group: Array<{ w: number; score: number }> = [];
+		const close = () => {
+			if (!group.length) return;
+			let start = Math.max(0, centers[group[0].w] - hop / 2);
+			let end = Math.min(duration, centers[group[group.length - 1].w] + hop / 2);
+			// Then tighten (or widen, by up to a hop) to where the sound is.
+			[start, end] = tighten(energy, Math.max(0, start - hop), Math.min(duration, end + hop), start, end);
+			const score = Math.max(...group.map((g) => g.score));
+			const meanScore = group.reduce((a, g) => a + g.score, 0) / group.length;
+			if (end - start >= (options.minDuration ?? 0)) events.push({ label: labels[i], start: round(start), end: round(end), score, meanScore });
+			group = [];
+		};
+		for (const hit of hits) {
+			const last = group[group.length - 1];
+			if (last && centers[hit.w] - centers[last.w] > hop + mergeGap + 1e-9) close();
+			group.push(hit);
+		}
+		close();
+	});
+	// One sound, one event: with a single-label model, windows that catch only part of a word
+	// may pass the threshold with a neighbouring label; the stronger of overlapping events wins.
+	const kept = fn === 'sigmoid' ? events : suppressOverlaps(events);
+	kept.sort((a, b) => a.start - b.start || b.score - a.score);
+	const windows = options.includeWindows
+		? scores.map((row, w) => ({
+				start: round((w * hopLen) / rate),
+				end: round(Math.min(duration, (w * hopLen + winLen) / rate)),
+				scores: Array.from(row, (score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score),
+			}))
+		: undefined;
+	return {
+		events: kept,
+		windows,
+		duration,
+		window,
+		hop,
+		decoder: decoded.decoder,
+		backend: loaded.backend,
+		provider: loaded.provider,
+		fallbackReason: loaded.fallbackReason,
+	};
+}
+
+const round = (t: number) => Math.round(t * 1000) / 1000;
+
+function suppressOverlaps(events: DetectedEvent[]): DetectedEvent[] {
+	const kept: DetectedEvent[] = [];
+	for (const e of [...events].sort((a, b) => b.score - a.score || a.start - b.start)) {
+		if (!kept.some((k) => e.start < k.end && e.end > k.start)) kept.push(e);
+	}
+	return kept;
+}
+
+/** RMS of 10 ms frames. */
+function frameEnergy(samples: Float32Array, rate: number): { rms: Float32Array; frame: number } {
+	const frame = Math.max(1, Math.round(rate / 100));
+	const rms = new Float32Array(Math.ceil(samples.length / frame));
+	for (let f = 0; f < rms.length; f++) {
+		let sum = 0;
+		const end = Math.min(samples.length, (f + 1) * frame);
+		for (let i = f * frame; i < end; i++) sum += samples[i] * samples[i];
+		rms[f] = Math.sqrt(sum / Math.max(1, end - f * frame));
+	}
+	return { rms, frame: frame / rate };
+}
+
+/**
+ * The loud part (within 30 dB of the loudest 10 ms) of [spanStart, spanEnd]
+ * (the center-based estimate [start, end] give or take a hop); kept only
+ * when it overlaps that estimate, else the estimate stands.
+ */
+function tighten(e: { rms: Float32Array; frame: number }, spanStart: number, spanEnd: number, start: number, end: number): [number, number] {
+	const a = Math.max(0, Math.floor(spanStart / e.frame));
+	const b = Math.min(e.rms.length, Math.ceil(spanEnd / e.frame));
+	let peak = 0;
+	for (let f = a; f < b; f++) peak = Math.max(peak, e.rms[f]);
+	if (peak <= 0) return [start, end];
+	const floor = peak * 10 ** (-30 / 20);
+	let first = -1;
+	let last = -1;
+	for (let f = a; f < b; f++) {
+		if (e.rms[f] >= floor) {
+			if (first < 0) first = f;
+			last = f;
+		}
+	}
+	const s = first * e.frame;
+	const t = (last + 1) * e.frame;
+	return t > start && s < end ? [s, t] : [start, end];
+}

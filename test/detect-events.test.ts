@@ -1,0 +1,157 @@
+/**
+ * Detect Events on the built-in model: spoken commands found, with their
+ * times, in recordings built from real clips (scripts/events/make-recording.js)
+ * with other words between them; and the engine's rules (thresholds, ignore
+ * list, merging, batch size, short and empty audio).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { sessionCache } from '../src/inference/session-cache';
+import { resolveBuiltIn } from '../src/model/catalog';
+import { loadModelSpec } from '../src/model/spec';
+import { type DetectedEvent, defaultWindow, detectEvents } from '../src/tasks/detect-events';
+import { FIXTURES, MODELS, audio } from './helpers/fixtures';
+import { runClassifier } from './helpers/n8n';
+
+const { makeRecording } = require('../scripts/events/make-recording.js') as {
+	makeRecording: (o?: { seed?: number; gapMin?: number; gapMax?: number }) => {
+		wav: Buffer;
+		truth: Array<{ label: string; start: number; end: number; distractor: boolean }>;
+		duration: number;
+	};
+};
+
+const builtIn = () => {
+	const { dir, model } = resolveBuiltIn('speech-commands-dscnn');
+	return loadModelSpec(dir, 'auto', model.id);
+};
+const base = { device: 'cpu' as const };
+
+afterAll(async () => sessionCache.clear());
+
+function score(events: DetectedEvent[], truth: Array<{ label: string; start: number; end: number; distractor: boolean }>) {
+	const commands = truth.filter((t) => !t.distractor);
+	const used = new Set<number>();
+	let hits = 0;
+	let worstEdge = 0;
+	for (const e of events) {
+		const m = commands.findIndex((t, i) => !used.has(i) && t.label === e.label && e.start < t.end && e.end > t.start);
+		if (m < 0) continue;
+		used.add(m);
+		hits++;
+		worstEdge = Math.max(worstEdge, Math.abs(e.start - commands[m].start), Math.abs(e.end - commands[m].end));
+	}
+	return { precision: hits / Math.max(1, events.length), recall: hits / commands.length, worstEdge };
+}
+
+describe('finds the spoken commands in a recording, with their times', () => {
+	it.each([3, 11, 29])('recording with seed %d: precision and recall >= 0.9, edges within 0.25 s', async (seed) => {
+		const rec = makeRecording({ seed });
+		const result = await detectEvents(rec.wav, builtIn(), base);
+		const s = score(result.events, rec.truth);
+		console.log(`detect-events: seed ${seed}, ${rec.duration.toFixed(0)} s: precision ${s.precision.toFixed(2)}, recall ${s.recall.toFixed(2)}, worst edge ${s.worstEdge.toFixed(3)} s`);
+		expect(s.precision).toBeGreaterThanOrEqual(0.9);
+		expect(s.recall).toBeGreaterThanOrEqual(0.9);
+		expect(s.worstEdge).toBeLessThanOrEqual(0.25);
+		expect(result.window).toBe(1);
+		expect(result.hop).toBe(0.25);
+	}, 60_000);
+
+	it('the committed recording matches its committed truth', async () => {
+		const wav = readFileSync(path.join(FIXTURES, 'recordings', 'commands-and-other-words.wav'));
+		const truth = JSON.parse(readFileSync(path.join(FIXTURES, 'recordings', 'commands-and-other-words.json'), 'utf8')).events;
+		expect(makeRecording({ seed: 3 }).wav.equals(wav)).toBe(true); // the generator still makes it
+		const s = score((await detectEvents(wav, builtIn(), base)).events, truth);
+		expect(s.precision).toBeGreaterThanOrEqual(0.9);
+		expect(s.recall).toBeGreaterThanOrEqual(0.9);
+	}, 60_000);
+});
+
+describe('rules', () => {
+	const rec = makeRecording({ seed: 3 });
+
+	it('results do not depend on the batch size', async () => {
+		const runs = await Promise.all([1, 3, 8].map((batchSize) => detectEvents(rec.wav, builtIn(), { ...base, batchSize, includeWindows: true })));
+		for (const r of runs.slice(1)) {
+			expect(r.events).toEqual(runs[0].events);
+			r.windows!.forEach((w, i) => w.scores.forEach((s, j) => expect(Math.abs(s.score - runs[0].windows![i].scores[j].score)).toBeLessThan(1e-5)));
+		}
+	}, 60_000);
+
+	it('a threshold above every score finds nothing; the ignore list removes a label', async () => {
+		expect((await detectEvents(rec.wav, builtIn(), { ...base, threshold: 1.01 })).events).toEqual([]);
+		const all = await detectEvents(rec.wav, builtIn(), base);
+		const noStop = await detectEvents(rec.wav, builtIn(), { ...base, ignoreLabels: ['stop'] });
+		expect(all.events.some((e) => e.label === 'stop')).toBe(true);
+		expect(noStop.events.some((e) => e.label === 'stop')).toBe(false);
+		expect(all.events.some((e) => e.label.startsWith('_'))).toBe(false); // _silence_ and _unknown_ by default
+		const withUnknown = await detectEvents(rec.wav, builtIn(), { ...base, ignoreLabels: [] });
+		expect(withUnknown.events.some((e) => e.label.startsWith('_'))).toBe(true);
+	}, 60_000);
+
+	it('minDuration drops short events; a large mergeGap joins events of one label', async () => {
+		const all = await detectEvents(rec.wav, builtIn(), base);
+		const long = await detectEvents(rec.wav, builtIn(), { ...base, minDuration: 0.6 });
+		expect(long.events.length).toBeLessThan(all.events.length);
+		expect(long.events.every((e) => e.end - e.start >= 0.6)).toBe(true);
+		const merged = await detectEvents(rec.wav, builtIn(), { ...base, mergeGap: 60 });
+		expect(new Set(merged.events.map((e) => e.label)).size).toBe(merged.events.length);
+	}, 60_000);
+
+	it('audio shorter than a window is one zero-padded window; silence gives no event', async () => {
+		const short = await detectEvents(audio('short-0.3s.wav'), builtIn(), { ...base, includeWindows: true });
+		expect(short.windows).toHaveLength(1);
+		const silence = await detectEvents(audio('silence-1s.wav'), builtIn(), base);
+		expect(silence.events).toEqual([]);
+	});
+
+	it('default windows follow the model: 1 s for keyword models, AST 10.24 s, Whisper 30 s, 3 s otherwise', () => {
+		expect(defaultWindow(builtIn())).toBe(1);
+		const spec = (m: string) => loadModelSpec(path.join(MODELS, m), 'auto');
+		expect(defaultWindow(spec('tiny-ast'))).toBeCloseTo((spec('tiny-ast').preprocessor.max_length! - 1) * 0.01 + 0.025, 6);
+		expect(defaultWindow(spec('tiny-whisper'))).toBe(30);
+		expect(defaultWindow(spec('tiny-wav2vec2'))).toBe(3);
+	});
+});
+
+describe('the detectEvents operation in the node', () => {
+	const wavPath = path.join(FIXTURES, 'recordings', 'commands-and-other-words.wav');
+	const truth = JSON.parse(readFileSync(path.join(FIXTURES, 'recordings', 'commands-and-other-words.json'), 'utf8')).events as Array<{
+		label: string;
+		distractor: boolean;
+	}>;
+
+	it('with only the operation set: one item per command, in time order, paired to its input', async () => {
+		const { items, error } = await runClassifier([{ path: wavPath }], { operation: 'detectEvents' });
+		expect(error).toBeUndefined();
+		const commands = truth.filter((t) => !t.distractor).map((t) => t.label);
+		expect(items.length).toBeGreaterThanOrEqual(Math.floor(commands.length * 0.9));
+		for (const item of items) {
+			expect(Object.keys(item.json).sort()).toEqual(['binaryProperty', 'end', 'fileName', 'label', 'meanScore', 'model', 'score', 'start']);
+			expect(item.pairedItem).toEqual({ item: 0 });
+			expect(item.binary?.data.fileName).toBe('commands-and-other-words.wav');
+		}
+		const starts = items.map((i) => i.json.start as number);
+		expect([...starts].sort((a, b) => a - b)).toEqual(starts);
+	}, 60_000);
+
+	it('One Item per Input: an events array, counts per label, the duration', async () => {
+		const { items } = await runClassifier([{ path: wavPath }, { path: path.join(FIXTURES, 'audio', 'silence-1s.wav') }], {
+			operation: 'detectEvents',
+			outputMode: 'perInput',
+		});
+		expect(items).toHaveLength(2);
+		const [rec, quiet] = items.map((i) => i.json as { events: unknown[]; eventCount: number; counts: Record<string, number>; duration: number });
+		expect(rec.eventCount).toBe(rec.events.length);
+		expect(Object.values(rec.counts).reduce((a, b) => a + b, 0)).toBe(rec.eventCount);
+		expect(rec.duration).toBeGreaterThan(30);
+		expect(quiet.eventCount).toBe(0);
+	}, 60_000);
+
+	it('One Item per Event: an input with nothing detected still yields one item', async () => {
+		const { items } = await runClassifier([{ path: path.join(FIXTURES, 'audio', 'silence-1s.wav') }], { operation: 'detectEvents' });
+		expect(items).toHaveLength(1);
+		expect(items[0].json).toMatchObject({ label: null, start: null, end: null });
+	});
+});
