@@ -3,7 +3,7 @@
  * (`n8n import:workflow`, `n8n execute --id --rawOutput`); the webhook example
  * served by `n8n start` and called over HTTP on loopback.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 
@@ -64,6 +64,27 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
 	expect(run.output).toMatch(/ONNX Runtime could not be loaded: Error relocating.*WebAssembly/);
 	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(ogg-opus-decoder\)/);
+});
+
+it('example 4: the spoken commands of a recording, each routed by the Switch with its time', () => {
+	const recording = path.join(__dirname, '..', 'fixtures', 'recordings', 'commands-and-other-words');
+	copyFileSync(`${recording}.wav`, path.join(n8n.audioDir, 'commands-and-other-words.wav'));
+	const truth = JSON.parse(readFileSync(`${recording}.json`, 'utf8')).events as Array<{ label: string; start: number; distractor: boolean }>;
+	n8n.importExample('detect-commands-in-recording.json', 'exampleEvents001');
+	const run = n8n.execute('exampleEvents001');
+	expect(run.status).toBe('success');
+	const events = run.runData['Audio Classification'][0].data!.main[0];
+	const commands = truth.filter((t) => !t.distractor);
+	expect(events.length).toBeGreaterThanOrEqual(Math.floor(commands.length * 0.9));
+	for (const e of events) expect(Object.keys(e.json)).toEqual(expect.arrayContaining(['label', 'start', 'end', 'score', 'meanScore']));
+	const stops = run.runData.Stop[0].data!.main[0].map((i) => i.json);
+	const wantStops = commands.filter((t) => t.label === 'stop');
+	expect(stops).toHaveLength(wantStops.length);
+	stops.forEach((s, i) => {
+		expect(Math.abs((s.start as number) - wantStops[i].start)).toBeLessThan(0.25);
+		expect(s.action).toBe(`stop the conveyor at ${s.start} s`);
+	});
+	expect(run.runData['Anything else'][0].data!.main[0].length).toBeGreaterThan(0);
 });
 
 it('example 2: every file of a folder is tagged and written to a CSV', () => {
