@@ -19,6 +19,9 @@ export const MAX_SAMPLE_RATE = 384_000;
 
 /** The Max Duration option's default (seconds): classify takes the whole clip at once. */
 export const DEFAULT_MAX_DURATION_S = 600;
+/** Detect Events streams the audio, so its default is longer: 3 hours. */
+export const DETECT_MAX_DURATION_S = 3 * 3600;
+
 /** Upper bound of the Max Duration option, whatever a workflow sets (seconds). */
 export function maxDurationCeiling(): number {
 	return envNumber('MAX_DURATION_CEILING_S', 3 * 3600);

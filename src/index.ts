@@ -1,5 +1,5 @@
 /** The engine's public surface (no n8n imports anywhere under src/). */
-export { decodeAudio, type DecoderChoice } from './audio/decode';
+export { decodeAudio, decodeAudioStream, type DecoderChoice } from './audio/decode';
 export { locateFfmpeg } from './audio/ffmpeg';
 export * from './errors';
 export { getFeatureExtractor, SUPPORTED_FEATURE_EXTRACTORS } from './features';
@@ -12,6 +12,6 @@ export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';
 export { classifyAudio, type Classification, type ClassifyOptions } from './pipeline';
 export type { FunctionToApply, LabelScore } from './postprocess';
-export { DEFAULT_MAX_DURATION_S, maxDurationCeiling } from './config';
+export { DEFAULT_MAX_DURATION_S, DETECT_MAX_DURATION_S, maxDurationCeiling } from './config';
 export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';
 export { defaultIgnored, defaultWindow, detectEvents, type DetectedEvent, type Detection, type DetectOptions } from './tasks/detect-events';

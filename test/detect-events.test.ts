@@ -14,7 +14,10 @@ import { type DetectedEvent, defaultWindow, detectEvents } from '../src/tasks/de
 import { FIXTURES, MODELS, audio } from './helpers/fixtures';
 import { runClassifier } from './helpers/n8n';
 
-const { makeRecording } = require('../scripts/events/make-recording.js') as {
+const { makeRecording, readWav16, encodeWav, wordExtent } = require('../scripts/events/make-recording.js') as {
+	readWav16: (file: string) => Float32Array;
+	encodeWav: (samples: Float32Array) => Buffer;
+	wordExtent: (x: Float32Array) => [number, number];
 	makeRecording: (o?: { seed?: number; gapMin?: number; gapMax?: number }) => {
 		wav: Buffer;
 		truth: Array<{ label: string; start: number; end: number; distractor: boolean }>;
@@ -66,6 +69,38 @@ describe('finds the spoken commands in a recording, with their times', () => {
 		expect(s.precision).toBeGreaterThanOrEqual(0.9);
 		expect(s.recall).toBeGreaterThanOrEqual(0.9);
 	}, 60_000);
+});
+
+describe('streaming', () => {
+	const clip = (name: string) => readWav16(path.join(FIXTURES, 'speech-commands', name));
+
+	it('a word across the edge of two decoded blocks (5 s, 10 s) is one event, at its time', async () => {
+		const out = new Float32Array(16000 * 14).map((_, i) => Math.sin(i * 12.9898) * 0.001);
+		const place = (x: Float32Array, at: number) => out.set(x.map((v, i) => v + out[Math.round(at * 16000) + i]), Math.round(at * 16000));
+		const stop = clip('stop__stop_105e72bb_0.wav');
+		const go = clip('go__go_026290a7_0.wav');
+		const [s0, s1] = wordExtent(stop);
+		const [g0, g1] = wordExtent(go);
+		const stopAt = 5 - (s0 + s1) / 2; // the word's middle on the 5 s edge
+		const goAt = 10 - (g0 + g1) / 2;
+		place(stop, stopAt);
+		place(go, goAt);
+		const r = await detectEvents(encodeWav(out), builtIn(), base);
+		expect(r.events.map((e) => e.label)).toEqual(['stop', 'go']);
+		expect(Math.abs(r.events[0].start - (stopAt + s0))).toBeLessThan(0.25);
+		expect(Math.abs(r.events[0].end - (stopAt + s1))).toBeLessThan(0.25);
+		expect(Math.abs(r.events[1].start - (goAt + g0))).toBeLessThan(0.25);
+	});
+
+	it('a stopped execution stops decoding and inference within a second', async () => {
+		const long = encodeWav(new Float32Array(16000 * 600).map((_, i) => Math.sin(i / 9) * 0.05));
+		const controller = new AbortController();
+		setTimeout(() => controller.abort(), 300);
+		const started = Date.now();
+		const error = await detectEvents(long, builtIn(), { ...base, signal: controller.signal }).catch((e) => e);
+		expect(error?.constructor?.name).toBe('CancelledError');
+		expect(Date.now() - started).toBeLessThan(1300);
+	});
 });
 
 describe('rules', () => {

@@ -258,7 +258,7 @@ const sharedOptions: INodeProperties[] = [
 		typeOptions: { minValue: 1 },
 		default: 600,
 		description:
-			'Longest audio accepted; longer files are refused before they are decoded. Classification reads the whole clip at once, so memory grows with this.',
+			'Longest audio accepted; longer files are refused before they are decoded. Default: 600 (10 minutes) for Classify, which reads the whole clip at once; 10800 (3 hours) for Detect Events, which streams it.',
 	},
 	{
 		displayName: 'Minimum Score',

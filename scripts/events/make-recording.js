@@ -88,7 +88,7 @@ function makeRecording(o = {}) {
 	return { wav: encodeWav(out.subarray(0, length)), truth, duration: length / RATE };
 }
 
-module.exports = { makeRecording, RATE };
+module.exports = { makeRecording, readWav16, encodeWav, wordExtent, RATE };
 
 if (require.main === module) {
 	const out = process.argv[2];

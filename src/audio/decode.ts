@@ -15,7 +15,7 @@ import { BUILT_IN_FORMATS, DECODERS, type DecodeContext, type DecodedPcm, guessF
 import { ffmpegDecoder } from './decoders/ffmpeg';
 import { locateFfmpeg } from './ffmpeg';
 import { probeContainer } from './probe';
-import { resampleSource } from './resample';
+import { resampleSource, StreamingResampler } from './resample';
 import { wavChannelCount } from './wav';
 
 /** Which decoders may run: built-in first then ffmpeg (`auto`), built-in only, or ffmpeg only. */
@@ -158,15 +158,102 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 		return await builtIn.decode(input, ctx);
 	} catch (error) {
 		const recoverable = error instanceof AudioDecodeError && !(error instanceof AudioLimitError);
-		if (choice === 'auto' && recoverable && builtIn.id !== 'wav' && ffmpegAvailable(ctx.ffmpegPath)) {
+		if (choice === 'auto' && recoverable && builtIn.id !== 'wav' && !ctx.started?.() && ffmpegAvailable(ctx.ffmpegPath)) {
 			return await ffmpegDecoder.decode(input, ctx);
 		}
 		throw error;
 	}
 }
 
+export interface StreamedAudio {
+	decoder: string;
+	/** Seconds of audio, at the model's rate. */
+	duration: number;
+}
+
+/**
+ * Decodes in a stream: `onBlock` gets consecutive blocks of mono samples at
+ * the model's rate (a few seconds each) and is awaited before more are
+ * decoded, so memory holds a few blocks, whatever the length. The same
+ * decoders, limits and checks as decodeAudio.
+ */
+export async function decodeAudioStream(
+	input: Buffer,
+	options: DecodeOptions,
+	onBlock: (samples: Float32Array) => Promise<void>,
+): Promise<StreamedAudio> {
+	try {
+		return await decodeStream(input, options, onBlock);
+	} catch (error) {
+		if (error instanceof AudioClassificationError) throw error;
+		throw new AudioDecodeError(
+			`The audio could not be decoded (${(error as Error)?.name ?? 'error'}: ${String((error as Error)?.message ?? error).split('\n')[0].slice(0, 200)})`,
+			'The file is probably corrupt or truncated; check the source, or convert it to a standard WAV or MP3.',
+		);
+	}
+}
+
+async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (samples: Float32Array) => Promise<void>): Promise<StreamedAudio> {
+	if (input.length === 0) {
+		throw new AudioDecodeError('The audio is empty (0 bytes)', 'Check the node that produced the file: the download or upload may have failed.');
+	}
+	const { samplingRate } = options;
+	checkRate(samplingRate, "model's preprocessor_config.json");
+	const maxDuration = options.maxDuration ?? DEFAULT_MAX_DURATION_S;
+	const slicer = new Slicer(options.signal);
+	slicer.check();
+	const probe = probeContainer(input);
+	if (probe.duration !== undefined && probe.duration > maxDuration) throw tooLongError(maxDuration, probe.duration);
+	let emitted = 0;
+	let resampler: StreamingResampler | undefined;
+	const emit = async (block: Float32Array) => {
+		if (!block.length) return;
+		await assertFinite(block, samplingRate, slicer, emitted);
+		emitted += block.length;
+		await onBlock(block);
+		await slicer.tick();
+	};
+	const ctx: DecodeContext = {
+		slicer,
+		signal: options.signal,
+		targetRate: samplingRate,
+		maxDuration,
+		tooLong: (declared) => tooLongError(maxDuration, declared),
+		ffmpegPath: options.ffmpegPath,
+		checkRate,
+		started: () => emitted > 0,
+		onPcm: async (mono, at) => {
+			if (!resampler) {
+				checkRate(at, 'audio');
+				resampler = new StreamingResampler(at, samplingRate);
+			}
+			await emit(resampler.push(mono));
+		},
+	};
+	const pcm = await runDecoders(input, ctx, options.decoder ?? 'auto');
+	if (pcm.source.length > 0) {
+		// In-place PCM (WAV, AIFF, CAF): read and resample it block by block.
+		checkRate(pcm.sampleRate, 'audio');
+		if (pcm.source.length / pcm.sampleRate > maxDuration) throw tooLongError(maxDuration);
+		const stream = new StreamingResampler(pcm.resampled ? samplingRate : pcm.sampleRate, samplingRate);
+		const BLOCK = pcm.sampleRate * 5;
+		for (let at = 0; at < pcm.source.length; at += BLOCK) {
+			const block = new Float32Array(Math.min(BLOCK, pcm.source.length - at));
+			pcm.source.read(at, block);
+			await emit(stream.push(block));
+		}
+		await emit(stream.flush());
+	} else if (resampler) {
+		await emit(resampler.flush());
+	}
+	if (emitted === 0) {
+		throw new AudioDecodeError('The file contains no audio samples', 'The recording is empty or has no audio track; check the source.');
+	}
+	return { decoder: pcm.name, duration: emitted / samplingRate };
+}
+
 /** NaN or infinite samples (float WAVs can carry them) would give meaningless scores. */
-async function assertFinite(samples: Float32Array, rate: number, slicer: Slicer): Promise<void> {
+async function assertFinite(samples: Float32Array, rate: number, slicer: Slicer, offset = 0): Promise<void> {
 	const STEP = 1 << 18;
 	for (let from = 0; from < samples.length; from += STEP) {
 		const to = Math.min(samples.length, from + STEP);
@@ -174,7 +261,7 @@ async function assertFinite(samples: Float32Array, rate: number, slicer: Slicer)
 			const v = samples[i];
 			if (v - v !== 0) {
 				throw new AudioDecodeError(
-					`The audio contains invalid samples (NaN or infinity) at ${formatSeconds(i / rate)}`,
+					`The audio contains invalid samples (NaN or infinity) at ${formatSeconds((offset + i) / rate)}`,
 					'The file is corrupt (a float WAV with invalid values); re-export it from the recording software.',
 				);
 			}

@@ -98,6 +98,8 @@ export interface FfmpegDecodeOptions {
 	tooLong?: () => Error;
 	/** The container needs seeking (MP4 with its index at the end): decode from a temp file. */
 	needsSeek?: boolean;
+	/** Streaming: float32 samples handed on as ffmpeg writes them (ffmpeg waits meanwhile), not kept. */
+	onSamples?: (samples: Float32Array) => Promise<void>;
 }
 
 const STDERR_TAIL = 1500;
@@ -105,6 +107,8 @@ const STDERR_TAIL = 1500;
 interface RunResult {
 	code: number | null;
 	stdout: Buffer;
+	/** Bytes ffmpeg wrote (also when they were streamed on rather than kept). */
+	bytes: number;
 	stderr: string;
 }
 
@@ -139,6 +143,7 @@ function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: Ff
 		const onAbort = () => stop(new CancelledError());
 		opts.signal?.addEventListener('abort', onAbort, { once: true });
 		if (opts.signal?.aborted) onAbort();
+		let carry = Buffer.alloc(0); // bytes of a sample split across two chunks
 		child.stdout.on('data', (c: Buffer) => {
 			if (failure) return;
 			received += c.length;
@@ -146,7 +151,18 @@ function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: Ff
 				stop(opts.tooLong?.() ?? new AudioDecodeError('The decoded audio is too long', 'Trim the recording.'));
 				return;
 			}
-			chunks.push(c);
+			if (!opts.onSamples) {
+				chunks.push(c);
+				return;
+			}
+			const bytes = carry.length ? Buffer.concat([carry, c]) : c;
+			const whole = bytes.length - (bytes.length % 4);
+			carry = Buffer.from(bytes.subarray(whole));
+			child.stdout.pause(); // backpressure: ffmpeg waits while the samples are used
+			opts.onSamples(toFloat32(bytes.subarray(0, whole))).then(
+				() => child.stdout.resume(),
+				(error: Error) => stop(error),
+			);
 		});
 		child.stderr.on('data', (c: Buffer) => {
 			stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);
@@ -171,7 +187,7 @@ function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: Ff
 			exited = true;
 			done();
 			if (failure) reject(failure);
-			else resolve({ code, stdout: Buffer.concat(chunks), stderr });
+			else resolve({ code, stdout: Buffer.concat(chunks), bytes: received, stderr });
 		});
 		// ffmpeg may stop reading early (unknown format): ignore the broken pipe,
 		// the exit code and stderr tell the story.
@@ -203,7 +219,7 @@ export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions)
 		result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'pipe', '-i', 'pipe:0', ...output], input, opts);
 	}
 	// ffmpeg exits 0 with no output for some MP4s it cannot seek in on a pipe.
-	const pipeFailed = (r: RunResult) => (r.code !== 0 && NEEDS_SEEK.test(r.stderr)) || (r.code === 0 && r.stdout.length === 0);
+	const pipeFailed = (r: RunResult) => (r.code !== 0 && NEEDS_SEEK.test(r.stderr)) || (r.code === 0 && r.bytes === 0);
 	const isMp4 = opts.needsSeek !== undefined;
 	if (!result || (isMp4 && pipeFailed(result))) {
 		const dir = await mkdtemp(path.join(tmpdir(), 'n8n-audio-'));

@@ -125,7 +125,7 @@ function fillPhases(p: Plan, from: number, to: number): void {
 }
 
 /** Output samples [n0, n1) into out, reading the input they need through scratch. */
-function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number, n1: number, scratch: { buf: Float32Array }): void {
+function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number, n1: number, scratch: { buf: Float32Array }, outOffset = 0): void {
 	const { up, down, halfWidth, taps, phases, table } = p;
 	const firstBase = Math.floor((n0 * down) / up);
 	const lastBase = Math.floor(((n1 - 1) * down) / up);
@@ -151,7 +151,7 @@ function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number
 		let acc = 0;
 		const jTo = Math.min(taps, need - offset);
 		for (let j = 0; j < jTo; j++) acc += table[w + j] * input[offset + j];
-		out[n] = acc;
+		out[n - outOffset] = acc;
 	}
 }
 
@@ -200,4 +200,76 @@ export async function resampleSource(src: SampleSource, fromRate: number, toRate
 		await slicer.tick();
 	}
 	return out;
+}
+
+/**
+ * The same filter over input that arrives in pieces (decoders that stream):
+ * push() returns the output samples the input so far determines; flush()
+ * the rest. Only the filter's history is kept between pieces.
+ */
+export class StreamingResampler {
+	private readonly p: Plan;
+	private buf = new Float32Array(0);
+	private bufStart = 0; // absolute index of buf[0]
+	private inCount = 0;
+	private next = 0; // next output index
+	private readonly scratch = { buf: new Float32Array(0) };
+
+	constructor(
+		private readonly fromRate: number,
+		private readonly toRate: number,
+	) {
+		this.p = plan(0, fromRate, toRate);
+		if (!this.p.filled.filled) {
+			fillPhases(this.p, 0, this.p.phases);
+			this.p.filled.filled = true;
+		}
+	}
+
+	private source(): SampleSource {
+		const { buf, bufStart } = this;
+		const inCount = this.inCount;
+		return {
+			length: inCount,
+			read(start, into) {
+				for (let k = 0; k < into.length; k++) {
+					const i = start + k;
+					into[k] = i >= bufStart && i < inCount ? buf[i - bufStart] : 0;
+				}
+			},
+		};
+	}
+
+	private produce(upTo: number): Float32Array {
+		if (upTo <= this.next) return new Float32Array(0);
+		const out = new Float32Array(upTo - this.next);
+		const src = this.source();
+		for (let n = this.next; n < upTo; n += 8192) resampleBlock(src, this.p, out, n, Math.min(upTo, n + 8192), this.scratch, this.next);
+		this.next = upTo;
+		// Keep only the input later outputs still read.
+		const keepFrom = Math.floor((this.next * this.p.down) / this.p.up) - this.p.halfWidth + 1;
+		if (keepFrom > this.bufStart) {
+			this.buf = this.buf.slice(Math.min(this.buf.length, keepFrom - this.bufStart));
+			this.bufStart = keepFrom;
+		}
+		return out;
+	}
+
+	push(input: Float32Array): Float32Array {
+		if (this.fromRate === this.toRate) return input;
+		const merged = new Float32Array(this.buf.length + input.length);
+		merged.set(this.buf);
+		merged.set(input, this.buf.length);
+		this.buf = merged;
+		this.inCount += input.length;
+		// Output n needs input up to floor(n * down / up) + halfWidth.
+		const { up, down, halfWidth } = this.p;
+		const ready = Math.max(0, Math.floor(((this.inCount - halfWidth) * up) / down));
+		return this.produce(Math.min(ready, Math.round((this.inCount * this.toRate) / this.fromRate)));
+	}
+
+	flush(): Float32Array {
+		if (this.fromRate === this.toRate) return new Float32Array(0);
+		return this.produce(Math.round((this.inCount * this.toRate) / this.fromRate));
+	}
 }

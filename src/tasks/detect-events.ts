@@ -6,7 +6,7 @@
  * meanScore}`; the edges are then tightened to where the sound is (10 ms
  * energy frames), so a spoken word gives one event at its own time.
  */
-import { decodeAudio } from '../audio/decode';
+import { decodeAudioStream } from '../audio/decode';
 import { AudioClassificationError, CancelledError } from '../errors';
 import { getFeatureExtractor, type FeatureTensors } from '../features';
 import type { BackendChoice } from '../inference/backends';
@@ -111,45 +111,70 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	if (hop > window) throw invalid(`The hop (${hop} s) is longer than the window (${window} s)`, 'Set a hop no longer than the window, so no audio is skipped.');
 	if (window * spec.samplingRate > 60 * spec.samplingRate * 10) throw invalid(`The window (${window} s) is too long`, 'Use windows of at most 10 minutes.');
 	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
-	const decoded = await decodeAudio(audio, {
-		samplingRate: spec.samplingRate,
-		ffmpegPath: options.ffmpegPath,
-		signal: options.signal,
-		maxDuration: options.maxDuration,
-		decoder: options.decoder,
-	});
-	const samples = decoded.samples;
 	const rate = spec.samplingRate;
 	const winLen = Math.round(window * rate);
 	const hopLen = Math.max(1, Math.round(hop * rate));
-	checkInferenceBudget(spec, winLen * (options.batchSize ?? 8));
-	// Windows: one per hop; a recording shorter than a window is one (zero-padded) window.
-	const count = samples.length <= winLen ? 1 : 1 + Math.ceil((samples.length - winLen) / hopLen);
+	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+	checkInferenceBudget(spec, winLen * batchSize);
 	const fn = resolveFunction(options.functionToApply ?? 'auto', spec.config.problem_type);
 	const slicer = new Slicer(options.signal);
-	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
 	const scores: Float64Array[] = [];
+	const energy = new EnergyFrames(rate);
+	let decoded: { decoder: string; duration: number } = { decoder: '', duration: 0 };
+	// The audio streams through: only the samples the next windows still need are kept.
+	let pending = new Float32Array(0);
+	let pendingStart = 0; // absolute index of pending[0]
+	let received = 0;
+	let nextWindow = 0;
 	const loaded = await sessionCache.use(
 		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend },
 		async (session) => {
-			for (let first = 0; first < count; first += batchSize) {
-				const batch: FeatureTensors[] = [];
-				for (let w = first; w < Math.min(count, first + batchSize); w++) {
-					const chunk = new Float32Array(winLen); // the last window is zero-padded to full length
-					const from = w * hopLen;
-					chunk.set(samples.subarray(from, Math.min(samples.length, from + winLen)));
-					batch.push(await runSliced(extractor.steps(chunk, spec.preprocessor), slicer));
-				}
+			let batch: FeatureTensors[] = [];
+			const runBatch = async () => {
+				if (!batch.length) return;
 				if (options.signal?.aborted) throw new CancelledError();
 				for (const row of await runClassifierBatch(session.session, batch)) scores.push(scoresFromLogits(row.data, fn));
+				batch = [];
 				await slicer.tick();
-			}
+			};
+			const addWindow = async (w: number) => {
+				const chunk = new Float32Array(winLen); // zero-padded past the end
+				const from = w * hopLen - pendingStart;
+				chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
+				batch.push(await runSliced(extractor.steps(chunk, spec.preprocessor), slicer));
+				if (batch.length >= batchSize) await runBatch();
+			};
+			decoded = await decodeAudioStream(
+				audio,
+				{ samplingRate: rate, ffmpegPath: options.ffmpegPath, signal: options.signal, maxDuration: options.maxDuration, decoder: options.decoder },
+				async (block) => {
+					const merged = new Float32Array(pending.length + block.length);
+					merged.set(pending);
+					merged.set(block, pending.length);
+					pending = merged;
+					energy.push(block);
+					received += block.length;
+					while (nextWindow * hopLen + winLen <= received) await addWindow(nextWindow++);
+					const keepFrom = nextWindow * hopLen;
+					if (keepFrom > pendingStart) {
+						pending = pending.slice(Math.min(pending.length, keepFrom - pendingStart));
+						pendingStart = keepFrom;
+					}
+				},
+			);
+			// The windows that reach past the end (zero-padded); a recording shorter than a window is one.
+			const count = received <= winLen ? 1 : 1 + Math.ceil((received - winLen) / hopLen);
+			while (nextWindow < count) await addWindow(nextWindow++);
+			await runBatch();
 			return session;
 		},
 	);
+	energy.flush();
+	const energyFrames = energy.result();
+	const duration = received / rate;
+	const count = scores.length;
 	const labels = scores[0] ? Array.from(scores[0], (_, i) => labelOf(spec.config, i)) : [];
 	const ignore = new Set(options.ignoreLabels ?? defaultIgnored(spec));
-	const duration = samples.length / rate;
 	const centers = Array.from({ length: count }, (_, w) => Math.min(duration, (w * hopLen + winLen / 2) / rate));
 	const active: Array<Array<{ w: number; score: number }>> = labels.map(() => []);
 	scores.forEach((row, w) => {
@@ -161,7 +186,6 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 			if (row[best] >= threshold && !ignore.has(labels[best])) active[best].push({ w, score: row[best] });
 		}
 	});
-	const energy = frameEnergy(samples, rate);
 	const events: DetectedEvent[] = [];
 	const mergeGap = options.mergeGap ?? hop;
 	active.forEach((hits, i) => {
@@ -171,7 +195,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 			let start = Math.max(0, centers[group[0].w] - hop / 2);
 			let end = Math.min(duration, centers[group[group.length - 1].w] + hop / 2);
 			// Then tighten (or widen, by up to a hop) to where the sound is.
-			[start, end] = tighten(energy, Math.max(0, start - hop), Math.min(duration, end + hop), start, end);
+			[start, end] = tighten(energyFrames, Math.max(0, start - hop), Math.min(duration, end + hop), start, end);
 			const score = Math.max(...group.map((g) => g.score));
 			const meanScore = group.reduce((a, g) => a + g.score, 0) / group.length;
 			if (end - start >= (options.minDuration ?? 0)) events.push({ label: labels[i], start: round(start), end: round(end), score, meanScore });
@@ -218,17 +242,37 @@ function suppressOverlaps(events: DetectedEvent[]): DetectedEvent[] {
 	return kept;
 }
 
-/** RMS of 10 ms frames. */
-function frameEnergy(samples: Float32Array, rate: number): { rms: Float32Array; frame: number } {
-	const frame = Math.max(1, Math.round(rate / 100));
-	const rms = new Float32Array(Math.ceil(samples.length / frame));
-	for (let f = 0; f < rms.length; f++) {
-		let sum = 0;
-		const end = Math.min(samples.length, (f + 1) * frame);
-		for (let i = f * frame; i < end; i++) sum += samples[i] * samples[i];
-		rms[f] = Math.sqrt(sum / Math.max(1, end - f * frame));
+/** RMS of 10 ms frames, computed as the audio streams by (4 bytes per 10 ms). */
+class EnergyFrames {
+	private readonly frame: number;
+	private values: number[] = [];
+	private sum = 0;
+	private filled = 0;
+
+	constructor(private readonly rate: number) {
+		this.frame = Math.max(1, Math.round(rate / 100));
 	}
-	return { rms, frame: frame / rate };
+
+	push(block: Float32Array): void {
+		for (let i = 0; i < block.length; i++) {
+			this.sum += block[i] * block[i];
+			if (++this.filled === this.frame) this.close();
+		}
+	}
+
+	private close(): void {
+		this.values.push(Math.sqrt(this.sum / this.filled));
+		this.sum = 0;
+		this.filled = 0;
+	}
+
+	flush(): void {
+		if (this.filled) this.close();
+	}
+
+	result(): { rms: Float32Array; frame: number } {
+		return { rms: Float32Array.from(this.values), frame: this.frame / this.rate };
+	}
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Detect Events: what was said or heard, and when, in a recording (sliding windows over the whole file). */
 import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
-import { type Detection, detectEvents } from '../../../src';
+import { DETECT_MAX_DURATION_S, type Detection, detectEvents } from '../../../src';
 import { type AudioOperation, engineOptions } from '../helpers/run';
 
 const show = { show: { operation: ['detectEvents'] } };
@@ -109,7 +109,7 @@ export const execute: AudioOperation = async function (input) {
 		ignoreLabels: ignore ? ignore.split(',').map((l) => l.trim()).filter(Boolean) : undefined,
 		includeWindows: options.includeWindows,
 		functionToApply: options.functionToApply ?? 'auto',
-		...engineOptions(options, signal),
+		...engineOptions(options, signal, DETECT_MAX_DURATION_S),
 	});
 	const mode = this.getNodeParameter('outputMode', itemIndex, 'perEvent') as string;
 	return { items: toItems(result, mode, input.base, input.context), info: result };

@@ -112,15 +112,19 @@ export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOpera
 	return [out];
 }
 
-/** The options every operation passes to the engine. */
-export function engineOptions(options: NodeOptions, signal?: AbortSignal) {
+/**
+ * The options every operation passes to the engine. Max Duration defaults to
+ * 10 minutes for Classify (the whole clip is one input) and 3 hours for
+ * Detect Events (streamed), within the instance's ceiling.
+ */
+export function engineOptions(options: NodeOptions, signal?: AbortSignal, defaultMaxDuration = DEFAULT_MAX_DURATION_S) {
 	return {
 		device: options.device ?? 'cpu',
 		backend: options.backend ?? 'auto',
 		decoder: options.decoder ?? 'auto',
 		threads: options.threads || undefined,
 		ffmpegPath: options.ffmpegPath || undefined,
-		maxDuration: maxDurationOf(options),
+		maxDuration: maxDurationOf(options, defaultMaxDuration),
 		signal,
 	} as const;
 }
@@ -215,8 +219,8 @@ function logOnce(ctx: IExecuteFunctions, level: 'info' | 'warn', message: string
 	ctx.logger[level](message);
 }
 
-function maxDurationOf(options: NodeOptions): number {
-	const chosen = options.maxDuration && options.maxDuration > 0 ? options.maxDuration : DEFAULT_MAX_DURATION_S;
+function maxDurationOf(options: NodeOptions, defaultMaxDuration: number): number {
+	const chosen = options.maxDuration && options.maxDuration > 0 ? options.maxDuration : defaultMaxDuration;
 	return Math.min(chosen, maxDurationCeiling());
 }
 

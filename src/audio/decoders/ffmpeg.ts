@@ -19,6 +19,7 @@ export const ffmpegDecoder: Decoder = {
 			maxSamples: Math.ceil(ctx.maxDuration * ctx.targetRate) + Math.ceil(ctx.targetRate / 100),
 			tooLong: () => ctx.tooLong(),
 			needsSeek: probe.container === 'mp4' ? probe.needsSeek : undefined,
+			onSamples: ctx.onPcm ? (block) => ctx.onPcm!(block, ctx.targetRate) : undefined,
 		});
 		return { sampleRate: ctx.targetRate, source: arraySource(samples), resampled: true, name: `ffmpeg (${ffmpeg.source})` };
 	},

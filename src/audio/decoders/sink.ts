@@ -15,8 +15,8 @@ export class MonoSink {
 
 	constructor(private readonly ctx: DecodeContext) {}
 
-	/** Appends `frames` frames of the given channels (at `rate` Hz). */
-	push(channels: Float32Array[], frames: number, rate: number): void {
+	/** Appends `frames` frames of the given channels (at `rate` Hz); when streaming, hands them on. */
+	async push(channels: Float32Array[], frames: number, rate: number): Promise<void> {
 		if (frames <= 0 || channels.length === 0) return;
 		if (!this.rate) this.rate = rate;
 		if (rate !== this.rate) {
@@ -36,7 +36,8 @@ export class MonoSink {
 		} else {
 			for (const ch of channels) for (let i = 0; i < frames; i++) mono[i] += ch[i] / channels.length;
 		}
-		this.chunks.push(mono);
+		if (this.ctx.onPcm) await this.ctx.onPcm(mono, rate);
+		else this.chunks.push(mono);
 	}
 
 	get frames(): number {
@@ -60,6 +61,7 @@ export class MonoSink {
 	}
 
 	toSource(): SampleSource {
+		if (this.ctx.onPcm) return arraySource(new Float32Array(0)); // streamed on as it came
 		const out = new Float32Array(this.total);
 		let at = 0;
 		for (const c of this.chunks) {

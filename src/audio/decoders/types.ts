@@ -15,6 +15,13 @@ export interface DecodeContext {
 	ffmpegPath?: string;
 	/** Throws for sample rates outside the supported range. */
 	checkRate?: (rate: number, what: string) => void;
+	/**
+	 * Streaming: compressed decoders hand mono blocks here as they decode
+	 * (at `rate`), instead of keeping them; the DecodedPcm they return is then empty.
+	 */
+	onPcm?: (mono: Float32Array, rate: number) => Promise<void>;
+	/** Streaming: whether samples were already handed on (then no other decoder may start over). */
+	started?: () => boolean;
 }
 
 /** Mono samples at `sampleRate` (the source's rate, or the target's when `resampled`). */

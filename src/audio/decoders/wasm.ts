@@ -50,14 +50,14 @@ async function decodeStreaming(
 	const sink = new MonoSink(ctx);
 	const decoder = make();
 	let firstError: string | undefined;
-	const take = (r: DecodedAudio) => {
+	const take = async (r: DecodedAudio) => {
 		if (r.errors?.length && !firstError) firstError = r.errors[0].message;
-		if (r.samplesDecoded > 0) sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+		if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
 	};
 	try {
 		await decoder.ready;
-		await feedInSlices(input, ctx, async (slice) => take(await decoder.decode(slice)));
-		if (decoder.flush) take(await decoder.flush());
+		await feedInSlices(input, ctx, async (slice) => await take(await decoder.decode(slice)));
+		if (decoder.flush) await take(await decoder.flush());
 	} finally {
 		decoder.free();
 	}
@@ -140,7 +140,7 @@ export const webmOpusDecoder: Decoder = {
 			for (let i = 0; i < track.frames.length; i += 256) {
 				const r = decoder.decodeFrames(track.frames.slice(i, i + 256));
 				if (r.errors?.length && !firstError) firstError = r.errors[0].message;
-				if (r.samplesDecoded > 0) sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+				if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
 				await ctx.slicer.tick();
 			}
 		} finally {
