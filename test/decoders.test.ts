@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-import { decodeAudio } from '../src/audio/decode';
+import { decodeAudio, decodeAudioStream } from '../src/audio/decode';
 import { AudioDecodeError, AudioLimitError } from '../src/errors';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
@@ -52,6 +52,22 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 		patched.write('A_VORB', at, 'latin1');
 		expect(() => demuxWebmOpus(patched)).toThrow(/A_VORB, which has no built-in decoder/);
 	});
+});
+
+describe('streamed decoding', () => {
+	it.each(['speech-44k-stereo-s16.wav', 'speech-44k-stereo.mp3', 'speech-48k-mono.opus', 'speech-48k-stereo.webm', 'speech-44k-stereo.flac', 'speech-44k-stereo.ogg'])(
+		'%s: the blocks put together are exactly the whole decode',
+		async (file) => {
+			const whole = await decodeAudio(audio(file), { samplingRate: 16000, decoder: 'builtIn' });
+			const blocks: Float32Array[] = [];
+			const streamed = await decodeAudioStream(audio(file), { samplingRate: 16000, decoder: 'builtIn' }, async (b) => void blocks.push(b));
+			const joined = new Float32Array(blocks.reduce((n, b) => n + b.length, 0));
+			blocks.reduce((at, b) => (joined.set(b, at), at + b.length), 0);
+			expect(streamed.decoder).toBe(whole.decoder);
+			expect(joined.length).toBe(whole.samples.length);
+			expect(maxAbsDiff(joined, whole.samples)).toBe(0);
+		},
+	);
 });
 
 describeWithFfmpeg('built-in decoders against ffmpeg', () => {

@@ -184,6 +184,37 @@ describe('the detectEvents operation in the node', () => {
 		expect(quiet.eventCount).toBe(0);
 	}, 60_000);
 
+	it('Attach Timeline Image: a PNG of the loudness with the events, as the binary field "timeline"', async () => {
+		const { inflateSync } = jest.requireActual<typeof import('node:zlib')>('node:zlib');
+		const { items } = await runClassifier([{ path: wavPath }], { operation: 'detectEvents', outputMode: 'perInput', options: { timeline: true } });
+		const timeline = items[0].binary?.timeline;
+		expect(timeline).toMatchObject({ mimeType: 'image/png', fileName: 'commands-and-other-words-timeline.png' });
+		const png = Buffer.from(timeline!.data, 'base64');
+		expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+		expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1200, 240]);
+		// Decode the pixels: each detected event's span is coloured (not white, not the gray of the loudness).
+		const idat = png.indexOf('IDAT');
+		const raw = inflateSync(png.subarray(idat + 4, idat + 4 + png.readUInt32BE(idat - 4)));
+		const pixel = (x: number, y: number) => Array.from(raw.subarray(y * (1200 * 3 + 1) + 1 + x * 3, y * (1200 * 3 + 1) + 1 + x * 3 + 3));
+		const json = items[0].json as { events: Array<{ start: number; end: number }>; duration: number };
+		for (const e of json.events) {
+			const [r, g, b] = pixel(Math.round(((e.start + e.end) / 2 / json.duration) * 1200), 45);
+			expect(r === g && g === b).toBe(false);
+		}
+		expect(items[0].binary?.data.fileName).toBe('commands-and-other-words.wav'); // the input binary is kept too
+	}, 60_000);
+
+	it('the Detect Events options reach the engine (a threshold above every score finds nothing)', async () => {
+		const { items } = await runClassifier([{ path: wavPath }], { operation: 'detectEvents', options: { threshold: 1.01, window: 1, hop: 0.5 } });
+		expect(items).toHaveLength(1);
+		expect(items[0].json.label).toBeNull();
+		const { items: perInput } = await runClassifier([{ path: wavPath }], { operation: 'detectEvents', outputMode: 'perInput', options: { hop: 0.5, ignoreLabels: 'stop, go' } });
+		const json = perInput[0].json as { hop: number; counts: Record<string, number> };
+		expect(json.hop).toBe(0.5);
+		expect(json.counts.stop).toBeUndefined();
+		expect(json.counts.go).toBeUndefined();
+	}, 60_000);
+
 	it('One Item per Event: an input with nothing detected still yields one item', async () => {
 		const { items } = await runClassifier([{ path: path.join(FIXTURES, 'audio', 'silence-1s.wav') }], { operation: 'detectEvents' });
 		expect(items).toHaveLength(1);

@@ -18,6 +18,7 @@ import { labelOf, type ModelSpec } from '../model/spec';
 import { type FunctionToApply, resolveFunction, scoresFromLogits } from '../postprocess';
 import type { DecoderChoice } from '../audio/decode';
 import { runSliced, Slicer } from '../util/slicer';
+import { renderTimeline } from './timeline';
 
 export interface DetectOptions {
 	/** Window length in seconds (default: the model's own span, see defaultWindow). */
@@ -44,6 +45,8 @@ export interface DetectOptions {
 	signal?: AbortSignal;
 	/** Also return every window's scores. */
 	includeWindows?: boolean;
+	/** Also return a timeline picture (PNG) of the loudness and the events. */
+	timeline?: boolean;
 }
 
 export interface DetectedEvent {
@@ -66,6 +69,8 @@ export interface WindowScores {
 export interface Detection {
 	events: DetectedEvent[];
 	windows?: WindowScores[];
+	/** PNG: loudness over time with the events as labelled spans (when asked). */
+	timeline?: Buffer;
 	/** Seconds of audio. */
 	duration: number;
 	window: number;
@@ -222,6 +227,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	return {
 		events: kept,
 		windows,
+		timeline: options.timeline ? renderTimeline({ duration, energy: energyFrames, events: kept }) : undefined,
 		duration,
 		window,
 		hop,

@@ -77,6 +77,9 @@ it('example 4: the spoken commands of a recording, each routed by the Switch wit
 	const commands = truth.filter((t) => !t.distractor);
 	expect(events.length).toBeGreaterThanOrEqual(Math.floor(commands.length * 0.9));
 	for (const e of events) expect(Object.keys(e.json)).toEqual(expect.arrayContaining(['label', 'start', 'end', 'score', 'meanScore']));
+	// the timeline picture rides along as a binary field n8n's viewer shows
+	const binary = (events[0] as unknown as { binary?: Record<string, { mimeType: string; fileName: string }> }).binary;
+	expect(binary?.timeline).toMatchObject({ mimeType: 'image/png', fileName: 'commands-and-other-words-timeline.png' });
 	const stops = run.runData.Stop[0].data!.main[0].map((i) => i.json);
 	const wantStops = commands.filter((t) => t.label === 'stop');
 	expect(stops).toHaveLength(wantStops.length);

@@ -29,6 +29,9 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+/** Inside the Options collection, the operation is referenced from the root ('/operation'). */
+const showInOptions = { show: { '/operation': ['detectEvents'] } };
+
 /** Detect Events' own options (in the shared Options collection, shown for this operation). */
 export const options: INodeProperties[] = [
 	{
@@ -39,7 +42,7 @@ export const options: INodeProperties[] = [
 		default: 0,
 		description:
 			"Length of audio classified at a time. 0 = the model's own span: 1 s for the built-in and other keyword models, AST's 10.24 s, Whisper's 30 s, 3 s for other waveform models.",
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Hop (Seconds)',
@@ -48,7 +51,7 @@ export const options: INodeProperties[] = [
 		typeOptions: { minValue: 0, numberPrecision: 3 },
 		default: 0,
 		description: 'Time between the starts of two windows. 0 = a quarter of the window.',
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Threshold',
@@ -57,7 +60,7 @@ export const options: INodeProperties[] = [
 		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 3 },
 		default: 0.7,
 		description: "Score a window's label must reach to count as an event",
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Min Duration (Seconds)',
@@ -66,7 +69,7 @@ export const options: INodeProperties[] = [
 		typeOptions: { minValue: 0, numberPrecision: 3 },
 		default: 0,
 		description: 'Drop events shorter than this',
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Merge Gap (Seconds)',
@@ -75,7 +78,7 @@ export const options: INodeProperties[] = [
 		typeOptions: { minValue: 0, numberPrecision: 3 },
 		default: 0,
 		description: 'Join events of the same label separated by less than this. 0 = one hop.',
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Ignore Labels',
@@ -85,7 +88,16 @@ export const options: INodeProperties[] = [
 		placeholder: 'e.g. _silence_, _unknown_',
 		description:
 			"Comma-separated labels that never become events. Empty = the model's background labels (_silence_, _unknown_, background, noise, ...).",
-		displayOptions: show,
+		displayOptions: showInOptions,
+	},
+	{
+		displayName: 'Attach Timeline Image',
+		name: 'timeline',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to attach a PNG of the recording\'s loudness over time with the events as labelled spans, as the binary field "timeline" (open it in the output\'s Binary view)',
+		displayOptions: showInOptions,
 	},
 	{
 		displayName: 'Include Window Scores',
@@ -93,7 +105,7 @@ export const options: INodeProperties[] = [
 		type: 'boolean',
 		default: false,
 		description: 'Whether to add every window\'s scores to the One Item per Input output, to build your own logic',
-		displayOptions: show,
+		displayOptions: showInOptions,
 	},
 ];
 
@@ -108,11 +120,14 @@ export const execute: AudioOperation = async function (input) {
 		mergeGap: options.mergeGap || undefined,
 		ignoreLabels: ignore ? ignore.split(',').map((l) => l.trim()).filter(Boolean) : undefined,
 		includeWindows: options.includeWindows,
+		timeline: options.timeline,
 		functionToApply: options.functionToApply ?? 'auto',
 		...engineOptions(options, signal, DETECT_MAX_DURATION_S),
 	});
 	const mode = this.getNodeParameter('outputMode', itemIndex, 'perEvent') as string;
-	return { items: toItems(result, mode, input.base, input.context), info: result };
+	const name = input.context.fileName ? `${input.context.fileName.replace(/\.[^.]*$/, '')}-timeline.png` : 'timeline.png';
+	const binary = result.timeline ? { timeline: await this.helpers.prepareBinaryData(result.timeline, name, 'image/png') } : undefined;
+	return { items: toItems(result, mode, input.base, input.context), info: result, binary };
 };
 
 function toItems(result: Detection, mode: string, base: IDataObject, context: IDataObject): IDataObject[] {

@@ -47,6 +47,7 @@ export interface NodeOptions {
 	mergeGap?: number;
 	ignoreLabels?: string;
 	includeWindows?: boolean;
+	timeline?: boolean;
 }
 
 export interface AudioInput {
@@ -69,7 +70,10 @@ export interface RunInfo {
 	fallbackReason?: string;
 }
 
-export type AudioOperation = (this: IExecuteFunctions, input: AudioInput) => Promise<{ items: IDataObject[]; info: RunInfo }>;
+export type AudioOperation = (
+	this: IExecuteFunctions,
+	input: AudioInput,
+) => Promise<{ items: IDataObject[]; info: RunInfo; /** Extra binary fields for every output item (by reference). */ binary?: Record<string, IBinaryData> }>;
 
 export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation): Promise<INodeExecutionData[][]> {
 	const items = ctx.getInputData();
@@ -94,10 +98,10 @@ export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOpera
 				const audio = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
 				const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
 				const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
-				const { items: produced, info } = await operation.call(ctx, { itemIndex, item, options, spec, audio, signal, base, context });
+				const { items: produced, info, binary: extra } = await operation.call(ctx, { itemIndex, item, options, spec, audio, signal, base, context });
 				if (info.fallbackReason) logOnce(ctx, 'warn', `Audio Classification: ${info.fallbackReason}`);
 				logOnce(ctx, 'info', `Audio Classification: ${spec.name} runs on ONNX Runtime ${info.backend} (${info.provider}); audio decoded by ${info.decoder}`);
-				const binaryOut: Record<string, IBinaryData> = { [property]: binary };
+				const binaryOut: Record<string, IBinaryData> = { [property]: binary, ...extra };
 				out.push(...produced.map((json) => ({ json, binary: binaryOut, pairedItem: { item: itemIndex } })));
 			}
 		} catch (error) {
