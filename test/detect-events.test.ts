@@ -221,3 +221,68 @@ describe('the detectEvents operation in the node', () => {
 		expect(items[0].json).toMatchObject({ label: null, start: null, end: null });
 	});
 });
+
+// With shared/ (validation-split commands of speakers the model never heard, real other
+// words as distractors, the dataset's background noise): the targets hold on held-out data.
+const SHARED = path.join(__dirname, '..', '..', 'shared', 'data', 'speech-commands');
+const haveShared = require('node:fs').existsSync(path.join(SHARED, 'manifest.csv'));
+if (!haveShared) console.log('detect-events: shared/ not present, held-out recording test skipped');
+(haveShared ? describe : describe.skip)('held-out speakers and real other words (shared/)', () => {
+	it('4 recordings of 100 s: precision >= 0.9, recall >= 0.85 (measured 0.94 / 0.90), 90% of edges within 0.25 s', async () => {
+		const { readFileSync: read } = jest.requireActual<typeof import('node:fs')>('node:fs');
+		const { decodeAudio } = await import('../src/audio/decode');
+		const rows = read(path.join(SHARED, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+		const near = new Set(
+			read(path.join(SHARED, 'near_silent.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 3).join('/')),
+		);
+		const held = rows.filter((r) => r[4] === 'validation' && !near.has(`${r[1]}/${r[2]}/${r[3]}`));
+		const commands = held.filter((r) => r[0].startsWith('clips/'));
+		const others = held.filter((r) => r[0].startsWith('unknown_words/'));
+		let seed = 11; // the threshold was chosen on seed 7
+		const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+		const pick = <T>(a: T[], n: number) => a.map((x) => [rnd(), x] as const).sort((p, q) => p[0] - q[0]).slice(0, n).map(([, x]) => x);
+		const dec = async (p: string) => (await decodeAudio(read(path.join(SHARED, p)), { samplingRate: 16000 })).samples;
+		const noise = await dec('background_noise/running_tap.flac');
+		let events = 0;
+		let hits = 0;
+		let wanted = 0;
+		const edges: number[] = [];
+		for (let rec = 0; rec < 4; rec++) {
+			const chosen = [...pick(commands, 30).map((r) => ({ r, other: false })), ...pick(others, 12).map((r) => ({ r, other: true }))]
+				.map((x) => [rnd(), x] as const)
+				.sort((a, b) => a[0] - b[0])
+				.map(([, x]) => x);
+			const out = new Float32Array(Math.ceil((chosen.length * 3 + 2) * 16000));
+			for (let i = 0; i < out.length; i++) out[i] = noise[i % noise.length] * 0.05;
+			const truth: Array<{ label: string; start: number; end: number; other: boolean }> = [];
+			let t = 1;
+			for (const { r, other } of chosen) {
+				const x = await dec(r[0]);
+				out.set(x.map((v, i) => v + out[Math.round(t * 16000) + i]), Math.round(t * 16000));
+				const [a, b] = wordExtent(x);
+				truth.push({ label: r[1], start: t + a, end: t + b, other });
+				t += 1.8 + rnd() * 1.2;
+			}
+			const result = await detectEvents(encodeWav(out.subarray(0, Math.round((t + 1) * 16000))), builtIn(), base);
+			const want = truth.filter((x) => !x.other);
+			const used = new Set<number>();
+			for (const e of result.events) {
+				const m = want.findIndex((x, i) => !used.has(i) && x.label === e.label && e.start < x.end && e.end > x.start);
+				if (m < 0) continue;
+				used.add(m);
+				edges.push(Math.max(Math.abs(e.start - want[m].start), Math.abs(e.end - want[m].end)));
+			}
+			events += result.events.length;
+			hits += used.size;
+			wanted += want.length;
+		}
+		const within = edges.filter((d) => d <= 0.25).length / edges.length;
+		console.log(`detect-events (shared/, held-out): precision ${(hits / events).toFixed(3)}, recall ${(hits / wanted).toFixed(3)}, edges within 0.25 s ${(within * 100).toFixed(0)}%`);
+		expect(hits / events).toBeGreaterThanOrEqual(0.9);
+		// Recall measured 0.900 here (108 of 120): the misses are the built-in model's own confusions
+		// on speakers it never heard (issue 11 replaces the model). Guarded at 0.85 so one word
+		// cannot turn CI red; the 0.9 target is asserted on the committed recordings above.
+		expect(hits / wanted).toBeGreaterThanOrEqual(0.85);
+		expect(within).toBeGreaterThanOrEqual(0.9);
+	}, 300_000);
+});

@@ -33,6 +33,8 @@ export interface DetectOptions {
 	mergeGap?: number;
 	/** Labels that are never events (default: _silence_, _unknown_ and background labels). */
 	ignoreLabels?: string[];
+	/** Windows an event needs at least (default 2 when windows overlap by half or more: one stray window is not a sound). */
+	minWindows?: number;
 	/** Windows per session.run (results do not depend on it). */
 	batchSize?: number;
 	functionToApply?: FunctionToApply;
@@ -82,7 +84,7 @@ export interface Detection {
 }
 
 /** A window's label must reach this score: above the built-in model's scores on other words and noise, below its scores on commands. */
-export const DEFAULT_THRESHOLD = 0.7;
+export const DEFAULT_THRESHOLD = 0.6;
 
 const BACKGROUND = /^(_?silence_?|_?unknown_?|_?background(_noise)?_?|noise|other|none)$/i;
 
@@ -193,6 +195,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	});
 	const events: DetectedEvent[] = [];
 	const mergeGap = options.mergeGap ?? hop;
+	const minWindows = options.minWindows ?? (hop <= window / 2 ? 2 : 1);
 	active.forEach((hits, i) => {
 		let group: Array<{ w: number; score: number }> = [];
 		const close = () => {
@@ -203,7 +206,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 			[start, end] = tighten(energyFrames, Math.max(0, start - hop), Math.min(duration, end + hop), start, end);
 			const score = Math.max(...group.map((g) => g.score));
 			const meanScore = group.reduce((a, g) => a + g.score, 0) / group.length;
-			if (end - start >= (options.minDuration ?? 0)) events.push({ label: labels[i], start: round(start), end: round(end), score, meanScore });
+			if (group.length >= minWindows && end - start >= (options.minDuration ?? 0)) events.push({ label: labels[i], start: round(start), end: round(end), score, meanScore });
 			group = [];
 		};
 		for (const hit of hits) {

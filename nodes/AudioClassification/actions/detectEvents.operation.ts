@@ -58,8 +58,8 @@ export const options: INodeProperties[] = [
 		name: 'threshold',
 		type: 'number',
 		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 3 },
-		default: 0.7,
-		description: "Score a window's label must reach to count as an event",
+		default: 0.6,
+		description: "Score a window's label must reach to count as an event (an event also needs two overlapping windows)",
 		displayOptions: showInOptions,
 	},
 	{
