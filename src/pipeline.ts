@@ -3,15 +3,11 @@
  * -> ONNX Runtime -> labels. The node maps parameters to this call.
  */
 import { decodeAudio, type DecoderChoice } from './audio/decode';
-import { CancelledError } from './errors';
-import { getFeatureExtractor } from './features';
 import { checkInferenceBudget } from './inference/budget';
-import { runSliced, Slicer } from './util/slicer';
 import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
-import { runClassifier } from './inference/run';
-import { sessionCache } from './inference/session-cache';
-import { labelOf, type ModelSpec } from './model/spec';
+import type { ModelSpec } from './model/spec';
+import { withClassifier } from './tasks/classifier';
 import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
 
 export interface ClassifyOptions {
@@ -46,7 +42,6 @@ export async function classifyAudio(
 	spec: ModelSpec,
 	options: ClassifyOptions,
 ): Promise<Classification> {
-	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
 	const decoded = await decodeAudio(audio, {
 		samplingRate: spec.samplingRate,
 		ffmpegPath: options.ffmpegPath,
@@ -55,27 +50,22 @@ export async function classifyAudio(
 		decoder: options.decoder,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
-	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));
-	return await sessionCache.use(
-		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend },
-		async (loaded) => {
-			if (options.signal?.aborted) throw new CancelledError();
-			const logits = await runClassifier(loaded.session, features);
-			const labels = postprocess(logits.data, {
-				functionToApply: options.functionToApply,
-				problemType: spec.config.problem_type,
-				topK: options.topK,
-				minScore: options.minScore,
-				labelOf: (i) => labelOf(spec.config, i),
-			});
-			return {
-				labels,
-				duration: decoded.duration,
-				decoder: decoded.decoder,
-				backend: loaded.backend,
-				provider: loaded.provider,
-				fallbackReason: loaded.fallbackReason,
-			};
-		},
-	);
+	return await withClassifier(spec, options, async (classifier) => {
+		const [logits] = await classifier.logits([await classifier.features(decoded.samples)]);
+		const labels = postprocess(logits, {
+			functionToApply: options.functionToApply,
+			problemType: spec.config.problem_type,
+			topK: options.topK,
+			minScore: options.minScore,
+			labelOf: classifier.label,
+		});
+		return {
+			labels,
+			duration: decoded.duration,
+			decoder: decoded.decoder,
+			backend: classifier.session.backend,
+			provider: classifier.session.provider,
+			fallbackReason: classifier.session.fallbackReason,
+		};
+	});
 }

@@ -7,17 +7,15 @@
  * energy frames), so a spoken word gives one event at its own time.
  */
 import { decodeAudioStream } from '../audio/decode';
-import { AudioClassificationError, CancelledError } from '../errors';
-import { getFeatureExtractor, type FeatureTensors } from '../features';
+import { AudioClassificationError } from '../errors';
+import type { FeatureTensors } from '../features';
 import type { BackendChoice } from '../inference/backends';
 import { checkInferenceBudget } from '../inference/budget';
-import { runClassifierBatch } from '../inference/run';
 import type { Device } from '../inference/runtime';
-import { sessionCache } from '../inference/session-cache';
 import { labelOf, type ModelSpec } from '../model/spec';
 import { type FunctionToApply, resolveFunction, scoresFromLogits } from '../postprocess';
 import type { DecoderChoice } from '../audio/decode';
-import { runSliced, Slicer } from '../util/slicer';
+import { withClassifier } from './classifier';
 import { renderTimeline } from './timeline';
 
 export interface DetectOptions {
@@ -117,14 +115,12 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	const threshold = options.threshold ?? DEFAULT_THRESHOLD;
 	if (hop > window) throw invalid(`The hop (${hop} s) is longer than the window (${window} s)`, 'Set a hop no longer than the window, so no audio is skipped.');
 	if (window * spec.samplingRate > 60 * spec.samplingRate * 10) throw invalid(`The window (${window} s) is too long`, 'Use windows of at most 10 minutes.');
-	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
 	const rate = spec.samplingRate;
 	const winLen = Math.round(window * rate);
 	const hopLen = Math.max(1, Math.round(hop * rate));
 	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
 	checkInferenceBudget(spec, winLen * batchSize);
 	const fn = resolveFunction(options.functionToApply ?? 'auto', spec.config.problem_type);
-	const slicer = new Slicer(options.signal);
 	const scores: Float64Array[] = [];
 	const energy = new EnergyFrames(rate);
 	let decoded: { decoder: string; duration: number } = { decoder: '', duration: 0 };
@@ -133,49 +129,44 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	let pendingStart = 0; // absolute index of pending[0]
 	let received = 0;
 	let nextWindow = 0;
-	const loaded = await sessionCache.use(
-		{ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend },
-		async (session) => {
-			let batch: FeatureTensors[] = [];
-			const runBatch = async () => {
-				if (!batch.length) return;
-				if (options.signal?.aborted) throw new CancelledError();
-				for (const row of await runClassifierBatch(session.session, batch)) scores.push(scoresFromLogits(row.data, fn));
-				batch = [];
-				await slicer.tick();
-			};
-			const addWindow = async (w: number) => {
-				const chunk = new Float32Array(winLen); // zero-padded past the end
-				const from = w * hopLen - pendingStart;
-				chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
-				batch.push(await runSliced(extractor.steps(chunk, spec.preprocessor), slicer));
-				if (batch.length >= batchSize) await runBatch();
-			};
-			decoded = await decodeAudioStream(
-				audio,
-				{ samplingRate: rate, ffmpegPath: options.ffmpegPath, signal: options.signal, maxDuration: options.maxDuration, decoder: options.decoder },
-				async (block) => {
-					const merged = new Float32Array(pending.length + block.length);
-					merged.set(pending);
-					merged.set(block, pending.length);
-					pending = merged;
-					energy.push(block);
-					received += block.length;
-					while (nextWindow * hopLen + winLen <= received) await addWindow(nextWindow++);
-					const keepFrom = nextWindow * hopLen;
-					if (keepFrom > pendingStart) {
-						pending = pending.slice(Math.min(pending.length, keepFrom - pendingStart));
-						pendingStart = keepFrom;
-					}
-				},
-			);
-			// The windows that reach past the end (zero-padded); a recording shorter than a window is one.
-			const count = received <= winLen ? 1 : 1 + Math.ceil((received - winLen) / hopLen);
-			while (nextWindow < count) await addWindow(nextWindow++);
-			await runBatch();
-			return session;
-		},
-	);
+	const loaded = await withClassifier(spec, options, async (classifier) => {
+		let batch: FeatureTensors[] = [];
+		const runBatch = async () => {
+			if (!batch.length) return;
+			for (const row of await classifier.logits(batch)) scores.push(scoresFromLogits(row, fn));
+			batch = [];
+		};
+		const addWindow = async (w: number) => {
+			const chunk = new Float32Array(winLen); // zero-padded past the end
+			const from = w * hopLen - pendingStart;
+			chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
+			batch.push(await classifier.features(chunk));
+			if (batch.length >= batchSize) await runBatch();
+		};
+		decoded = await decodeAudioStream(
+			audio,
+			{ samplingRate: rate, ffmpegPath: options.ffmpegPath, signal: options.signal, maxDuration: options.maxDuration, decoder: options.decoder },
+			async (block) => {
+				const merged = new Float32Array(pending.length + block.length);
+				merged.set(pending);
+				merged.set(block, pending.length);
+				pending = merged;
+				energy.push(block);
+				received += block.length;
+				while (nextWindow * hopLen + winLen <= received) await addWindow(nextWindow++);
+				const keepFrom = nextWindow * hopLen;
+				if (keepFrom > pendingStart) {
+					pending = pending.slice(Math.min(pending.length, keepFrom - pendingStart));
+					pendingStart = keepFrom;
+				}
+			},
+		);
+		// The windows that reach past the end (zero-padded); a recording shorter than a window is one.
+		const count = received <= winLen ? 1 : 1 + Math.ceil((received - winLen) / hopLen);
+		while (nextWindow < count) await addWindow(nextWindow++);
+		await runBatch();
+		return classifier.session;
+	});
 	energy.flush();
 	const energyFrames = energy.result();
 	const duration = received / rate;

@@ -22,7 +22,7 @@ import {
 	resolveBuiltIn,
 	type Setting,
 } from '../../../src';
-import { resolveHubModelDir } from '../hub';
+import { resolveHubModelDir } from './hub';
 import { allowedPath, assertModelFilesAllowed } from './fileAccess';
 
 export interface NodeOptions {

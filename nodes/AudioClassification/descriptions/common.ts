@@ -1,6 +1,6 @@
 import type { INodePropertyOptions, INodeProperties } from 'n8n-workflow';
 
-import { builtInModels } from '../../src';
+import { builtInModels } from '../../../src';
 
 /** The node's default model; models/catalog.json marks the same one `default`. */
 export const DEFAULT_BUILT_IN_MODEL = 'speech-commands-dscnn';
