@@ -101,3 +101,42 @@ export async function checkEditor(baseUrl: string, workflowId: string): Promise<
 		await browser.close();
 	}
 }
+
+/**
+ * The Detect Events example in the editor: run it, open the node's output, and
+ * open its timeline picture in n8n's binary viewer (screenshots in docs/).
+ */
+export async function checkTimelineInEditor(baseUrl: string, workflowId: string): Promise<void> {
+	const browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	try {
+		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+		const page = await context.newPage();
+		await login(page, baseUrl);
+		await page.goto(`${baseUrl}/workflow/${workflowId}`);
+		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Audio Classification' });
+		await node.first().waitFor({ timeout: 60_000 });
+		await page.keyboard.press('Escape');
+		await page.locator('[data-test-id="execute-workflow-button"]').first().click();
+		await page.getByText(/Workflow executed successfully|executed successfully/i).first().waitFor({ timeout: 120_000 });
+		await node.first().dblclick();
+		const ndv = page.locator('[data-test-id="ndv"]');
+		await ndv.waitFor({ timeout: 30_000 });
+		const output = ndv.locator('[data-test-id="output-panel"]');
+		await output.getByText('Binary', { exact: true }).first().click();
+		await output.getByText('timeline', { exact: true }).first().waitFor({ timeout: 30_000 });
+		await page.screenshot({ path: path.join(DOCS, 'editor-detect-events-output.png') });
+		// Each binary field is a card with View / Download: the timeline is the second field of the item.
+		const views = output.getByRole('button', { name: 'View' });
+		await views.nth(1).click();
+		// the picture itself, decoded by the browser at its real size
+		await page.waitForFunction('Array.from(document.images).some((img) => img.complete && img.naturalWidth === 1200 && img.naturalHeight === 240)', undefined, {
+			timeout: 30_000,
+		});
+		await page.screenshot({ path: path.join(DOCS, 'editor-detect-events-timeline.png') });
+	} finally {
+		await browser.close();
+	}
+}

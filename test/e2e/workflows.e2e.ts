@@ -3,12 +3,12 @@
  * (`n8n import:workflow`, `n8n execute --id --rawOutput`); the webhook example
  * served by `n8n start` and called over HTTP on loopback.
  */
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 
 import { type N8nInstance, prepareN8n } from './n8n-instance';
-import { checkEditor } from './editor';
+import { checkEditor, checkTimelineInEditor } from './editor';
 
 const systemFfmpeg = '/usr/bin/ffmpeg'; // CI installs Debian's ffmpeg: the test makes its Opus note with it
 
@@ -68,7 +68,8 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 
 it('example 4: the spoken commands of a recording, each routed by the Switch with its time', () => {
 	const recording = path.join(__dirname, '..', 'fixtures', 'recordings', 'commands-and-other-words');
-	copyFileSync(`${recording}.wav`, path.join(n8n.audioDir, 'commands-and-other-words.wav'));
+	mkdirSync(path.join(n8n.audioDir, 'recordings'), { recursive: true }); // not among example 2's *.wav
+	copyFileSync(`${recording}.wav`, path.join(n8n.audioDir, 'recordings', 'commands-and-other-words.wav'));
 	const truth = JSON.parse(readFileSync(`${recording}.json`, 'utf8')).events as Array<{ label: string; start: number; distractor: boolean }>;
 	n8n.importExample('detect-commands-in-recording.json', 'exampleEvents001');
 	const run = n8n.execute('exampleEvents001');
@@ -144,5 +145,7 @@ describe('example 3: webhook upload answered with the labels (n8n start)', () =>
 	it('the editor loads the node, lists Hub models, renders its parameters and shows labels after a test run', async () => {
 		expect(server).toBeDefined();
 		await checkEditor(`http://127.0.0.1:${port}`, 'exampleRouter001');
+		// example 4's workflow (imported above into the same database): its timeline in the binary viewer
+		await checkTimelineInEditor(`http://127.0.0.1:${port}`, 'exampleEvents001');
 	});
 });
