@@ -46,9 +46,9 @@ describe('WASM backend parity with native', () => {
 });
 
 describe('choosing a backend', () => {
-	it('auto takes native where its binary loads (here)', () => {
-		expect(resolveBackend('auto')).toEqual({ backend: 'native' });
-		expect(resolveBackend('wasm')).toEqual({ backend: 'wasm' });
+	it('auto takes native where its binary loads (here)', async () => {
+		expect(await resolveBackend('auto')).toEqual({ backend: 'native' });
+		expect(await resolveBackend('wasm')).toEqual({ backend: 'wasm' });
 	});
 
 	it('keys the session cache by backend', async () => {

@@ -6,27 +6,22 @@
  * `auto` takes native when its binary loads on this system, else WASM.
  * Only src/inference/ knows either runtime.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-
-import { DeviceUnavailableError } from '../errors';
-import { loadOrt } from './runtime';
+import type { DeviceUnavailableError } from '../errors';
+import { nativeLoadError } from './runtime';
+import { probeNative } from './worker-host';
 
 export type BackendChoice = 'auto' | 'native' | 'wasm';
 export type Backend = 'native' | 'wasm';
 
-let nativeProbe: { ok: true } | { ok: false; error: DeviceUnavailableError } | undefined;
+type NativeStatus = { ok: true } | { ok: false; error: DeviceUnavailableError };
+let nativeProbe: Promise<NativeStatus> | undefined;
 
-/** Whether onnxruntime-node's binary loads here (probed once per process). */
-function nativeStatus(): { ok: true } | { ok: false; error: DeviceUnavailableError } {
-	if (!nativeProbe) {
-		try {
-			loadOrt();
-			nativeProbe = { ok: true };
-		} catch (error) {
-			nativeProbe = { ok: false, error: error as DeviceUnavailableError };
-		}
-	}
+/**
+ * Whether onnxruntime-node's binary loads here, probed once per process in
+ * ONNX Runtime's thread: loading its 20 MB library never blocks n8n's event loop.
+ */
+function nativeStatus(): Promise<NativeStatus> {
+	nativeProbe ??= probeNative().then((failure): NativeStatus => (failure === undefined ? { ok: true } : { ok: false, error: nativeLoadError(failure) }));
 	return nativeProbe;
 }
 
@@ -36,9 +31,9 @@ export interface BackendResolution {
 	fallbackReason?: string;
 }
 
-export function resolveBackend(choice: BackendChoice = 'auto'): BackendResolution {
+export async function resolveBackend(choice: BackendChoice = 'auto'): Promise<BackendResolution> {
 	if (choice === 'wasm') return { backend: 'wasm' };
-	const native = nativeStatus();
+	const native = await nativeStatus();
 	if (native.ok) return { backend: 'native' };
 	if (choice === 'native') throw native.error;
 	return {
@@ -49,28 +44,3 @@ export function resolveBackend(choice: BackendChoice = 'auto'): BackendResolutio
 	};
 }
 
-/** Where onnxruntime-web's Node build and its WASM file are: shipped in dist/vendor, or the dev dependency. */
-export function wasmRuntimeDir(): string {
-	const candidates = [path.join(__dirname, '..', '..', 'vendor', 'onnxruntime-web')];
-	try {
-		candidates.push(path.dirname(require.resolve('onnxruntime-web'))); // its Node entry is dist/ort.node.min.js
-	} catch {
-		// not installed: only the shipped copy can serve
-	}
-	for (const dir of candidates) {
-		if (existsSync(path.join(dir, 'ort.node.min.js')) && existsSync(path.join(dir, 'ort-wasm-simd-threaded.wasm'))) return dir;
-	}
-	throw new DeviceUnavailableError(
-		"ONNX Runtime's WebAssembly build is missing from this installation",
-		'Reinstall the package (Settings > Community Nodes, or npm install in ~/.n8n/nodes); its dist/vendor/onnxruntime-web folder should be there.',
-	);
-}
-
-/** onnxruntime-node's entry file, when it is installed at all. */
-export function nativeRuntimePath(): string | undefined {
-	try {
-		return require.resolve('onnxruntime-node');
-	} catch {
-		return undefined;
-	}
-}

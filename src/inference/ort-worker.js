@@ -43,6 +43,10 @@ function plainTensor(t) {
 }
 
 async function handle(msg) {
+	if (msg.op === 'probe') {
+		runtime('native');
+		return {};
+	}
 	if (msg.op === 'create') {
 		const ort = runtime(msg.backend);
 		const options = { executionProviders: [msg.provider], graphOptimizationLevel: 'all' };

@@ -1,31 +1,18 @@
-/**
- * The one place that imports onnxruntime-node. Loaded lazily so that a
- * missing or unloadable native binary (n8n's Alpine/musl image) becomes a
- * clear error on use instead of breaking n8n's node loading.
- */
-import type * as Ort from 'onnxruntime-node';
-
+/** Devices and their hints; which ONNX Runtime loads is probed in ONNX Runtime's thread (backends.ts). */
 import { DeviceUnavailableError } from '../errors';
 
-export type OrtModule = typeof Ort;
 export type Device = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'auto';
 
-let ort: OrtModule | undefined;
-
-export function loadOrt(): OrtModule {
-	if (ort) return ort;
-	try {
-		ort = require('onnxruntime-node') as OrtModule;
-		return ort;
-	} catch (error) {
-		const musl = /musl|ld-linux|GLIBC|Error relocating/i.test((error as Error).message);
-		throw new DeviceUnavailableError(
-			`ONNX Runtime could not be loaded: ${(error as Error).message.split('\n')[0]}`,
-			musl
-				? "onnxruntime-node ships glibc binaries only and n8n's official Docker image is Alpine (musl). Run n8n on a Debian-based image (e.g. build FROM node:20-bookworm and npm install n8n), see the README's Docker section."
-				: 'Reinstall the package so its dependency onnxruntime-node is present (Settings > Community Nodes, or npm install in ~/.n8n/nodes).',
-		);
-	}
+/** The error for an onnxruntime-node that does not load here, with what to do about it. */
+export function nativeLoadError(message: string): DeviceUnavailableError {
+	const musl = /musl|ld-linux|GLIBC|Error relocating/i.test(message);
+	return new DeviceUnavailableError(
+		`ONNX Runtime could not be loaded: ${message.split('\n')[0]}`,
+		musl
+			? "onnxruntime-node ships glibc binaries only and n8n's official Docker image is Alpine (musl). Run n8n on a Debian-based image (e.g. build FROM node:20-bookworm and npm install n8n), see the README's Docker section."
+			: 'Reinstall the package so its dependency onnxruntime-node is present (Settings > Community Nodes, or npm install in ~/.n8n/nodes).',
+		{ kind: 'nativeRuntimeMissing', musl },
+	);
 }
 
 /** Execution providers onnxruntime-node can name on this platform. */

@@ -40,8 +40,8 @@ export function clampThreads(threads?: number): number {
 	return Math.min(Math.floor(threads), maxThreads());
 }
 
-function keyOf(r: SessionRequest): string {
-	const backend = resolveBackend(r.backend).backend; // the cache is keyed by the runtime actually used
+async function keyOf(r: SessionRequest): Promise<string> {
+	const backend = (await resolveBackend(r.backend)).backend; // the cache is keyed by the runtime actually used
 	return `${backend}\u0000${r.onnxPath}\u0000${r.device}\u0000${clampThreads(r.threads)}`;
 }
 
@@ -62,7 +62,7 @@ export function modelBytes(onnxPath: string): number {
 }
 
 export async function openSession(r: SessionRequest): Promise<LoadedSession> {
-	const { backend, fallbackReason: backendReason } = resolveBackend(r.backend); // native unusable and asked for: its clear error
+	const { backend, fallbackReason: backendReason } = await resolveBackend(r.backend); // native unusable and asked for: its clear error
 	const threads = clampThreads(r.threads);
 	if (backend === 'wasm') {
 		if (r.device !== 'cpu' && r.device !== 'auto') {
@@ -147,7 +147,7 @@ export class SessionCache {
 	 * released only when its last user is done, and reused until then.
 	 */
 	async use<T>(r: SessionRequest, fn: (loaded: LoadedSession) => Promise<T>): Promise<T> {
-		const key = keyOf(r);
+		const key = await keyOf(r); // from here to the lookup nothing awaits: concurrent requests share one entry
 		let entry = this.entries.get(key);
 		if (entry) {
 			this.entries.delete(key); // re-insert: most recently used goes last

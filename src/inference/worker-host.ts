@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { type Backend, nativeRuntimePath, wasmRuntimeDir } from './backends';
+import type { Backend } from './backends';
+import { nativeRuntimePath, wasmRuntimeDir } from './paths';
 import type { FeatureTensor, FeatureTensors } from '../features/types';
 
 export interface OutputTensor {
@@ -83,6 +84,16 @@ class InferenceThread {
 }
 
 const inferenceThread = new InferenceThread();
+
+/** Loads onnxruntime-node in ONNX Runtime's thread: undefined when it loads, else the loader's error text. */
+export async function probeNative(): Promise<string | undefined> {
+	try {
+		await inferenceThread.call({ op: 'probe' });
+		return undefined;
+	} catch (error) {
+		return (error as Error).message;
+	}
+}
 
 /** A session loaded in ONNX Runtime's thread. */
 export class RemoteSession {
