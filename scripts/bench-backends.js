@@ -10,23 +10,9 @@ const { homedir } = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
+const { timed } = require('./lib/bench');
 const engine = require(path.join(ROOT, 'dist', 'src'));
 
-function median(xs) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
-}
-
-async function timed(fn, rounds) {
-	await fn(); // model load and warm-up are not counted
-	const times = [];
-	for (let i = 0; i < rounds; i++) {
-		const t = process.hrtime.bigint();
-		await fn();
-		times.push(Number(process.hrtime.bigint() - t) / 1e6);
-	}
-	return median(times);
-}
 
 function clip(seconds) {
 	const speech = readFileSync(path.join(ROOT, 'test', 'fixtures', 'audio', 'speech-16k-mono-s16.wav'));

@@ -11,6 +11,7 @@ const { tmpdir } = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
+const { timed } = require('./lib/bench');
 const engine = require(path.join(ROOT, 'dist', 'src'));
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 15);
 const ffmpeg = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
@@ -25,21 +26,6 @@ const FORMATS = [
 	['AIFF 44.1 kHz', 'aiff', ['-ar', '44100']],
 ];
 
-function median(xs) {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
-}
-
-async function timed(fn, rounds = ROUNDS) {
-	await fn(); // warm-up (WASM compilation, page cache)
-	const times = [];
-	for (let i = 0; i < rounds; i++) {
-		const t = process.hrtime.bigint();
-		await fn();
-		times.push(Number(process.hrtime.bigint() - t) / 1e6);
-	}
-	return median(times);
-}
 
 async function main() {
 	const dir = mkdtempSync(path.join(tmpdir(), 'bench-decoders-'));

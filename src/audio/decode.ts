@@ -65,12 +65,12 @@ function checkRate(rate: number, what: string): void {
 	}
 }
 
-export async function decodeAudio(input: Buffer, options: DecodeOptions): Promise<DecodedAudio> {
+/** A parser bug must still be this item's clear error, never a crash. */
+async function asOwnErrors<T>(run: () => Promise<T>): Promise<T> {
 	try {
-		return await decode(input, options);
+		return await run();
 	} catch (error) {
 		if (error instanceof AudioClassificationError) throw error;
-		// A parser bug must still be this item's clear error, never a crash.
 		throw new AudioDecodeError(
 			`The audio could not be decoded (${(error as Error)?.name ?? 'error'}: ${String((error as Error)?.message ?? error).split('\n')[0].slice(0, 200)})`,
 			'The file is probably corrupt or truncated; check the source, or convert it to a standard WAV or MP3.',
@@ -78,29 +78,36 @@ export async function decodeAudio(input: Buffer, options: DecodeOptions): Promis
 	}
 }
 
-async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAudio> {
+/** The checks before any decoding, and the context every decoder gets. */
+function prepare(input: Buffer, options: DecodeOptions): DecodeContext {
 	if (input.length === 0) {
-		throw new AudioDecodeError(
-			'The audio is empty (0 bytes)',
-			'Check the node that produced the file: the download or upload may have failed.',
-		);
+		throw new AudioDecodeError('The audio is empty (0 bytes)', 'Check the node that produced the file: the download or upload may have failed.');
 	}
-	const { samplingRate } = options;
-	checkRate(samplingRate, "model's preprocessor_config.json");
+	checkRate(options.samplingRate, "model's preprocessor_config.json");
 	const maxDuration = options.maxDuration ?? DEFAULT_MAX_DURATION_S;
 	const slicer = new Slicer(options.signal);
 	slicer.check();
 	const probe = probeContainer(input);
 	if (probe.duration !== undefined && probe.duration > maxDuration) throw tooLongError(maxDuration, probe.duration);
-	const ctx: DecodeContext = {
+	return {
 		slicer,
 		signal: options.signal,
-		targetRate: samplingRate,
+		targetRate: options.samplingRate,
 		maxDuration,
 		tooLong: (declared) => tooLongError(maxDuration, declared),
 		ffmpegPath: options.ffmpegPath,
 		checkRate,
 	};
+}
+
+export async function decodeAudio(input: Buffer, options: DecodeOptions): Promise<DecodedAudio> {
+	return await asOwnErrors(() => decode(input, options));
+}
+
+async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAudio> {
+	const ctx = prepare(input, options);
+	const { samplingRate } = options;
+	const { maxDuration, slicer } = ctx;
 	const pcm = await runDecoders(input, ctx, options.decoder ?? 'auto');
 	let samples: Float32Array;
 	if (pcm.resampled) {
@@ -182,28 +189,13 @@ export async function decodeAudioStream(
 	options: DecodeOptions,
 	onBlock: (samples: Float32Array) => Promise<void>,
 ): Promise<StreamedAudio> {
-	try {
-		return await decodeStream(input, options, onBlock);
-	} catch (error) {
-		if (error instanceof AudioClassificationError) throw error;
-		throw new AudioDecodeError(
-			`The audio could not be decoded (${(error as Error)?.name ?? 'error'}: ${String((error as Error)?.message ?? error).split('\n')[0].slice(0, 200)})`,
-			'The file is probably corrupt or truncated; check the source, or convert it to a standard WAV or MP3.',
-		);
-	}
+	return await asOwnErrors(() => decodeStream(input, options, onBlock));
 }
 
 async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (samples: Float32Array) => Promise<void>): Promise<StreamedAudio> {
-	if (input.length === 0) {
-		throw new AudioDecodeError('The audio is empty (0 bytes)', 'Check the node that produced the file: the download or upload may have failed.');
-	}
+	const base = prepare(input, options);
 	const { samplingRate } = options;
-	checkRate(samplingRate, "model's preprocessor_config.json");
-	const maxDuration = options.maxDuration ?? DEFAULT_MAX_DURATION_S;
-	const slicer = new Slicer(options.signal);
-	slicer.check();
-	const probe = probeContainer(input);
-	if (probe.duration !== undefined && probe.duration > maxDuration) throw tooLongError(maxDuration, probe.duration);
+	const { maxDuration, slicer } = base;
 	let emitted = 0;
 	let resampler: StreamingResampler | undefined;
 	const emit = async (block: Float32Array) => {
@@ -214,13 +206,7 @@ async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (sam
 		await slicer.tick();
 	};
 	const ctx: DecodeContext = {
-		slicer,
-		signal: options.signal,
-		targetRate: samplingRate,
-		maxDuration,
-		tooLong: (declared) => tooLongError(maxDuration, declared),
-		ffmpegPath: options.ffmpegPath,
-		checkRate,
+		...base,
 		started: () => emitted > 0,
 		onPcm: async (mono, at) => {
 			if (!resampler) {
