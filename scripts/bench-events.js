@@ -12,7 +12,14 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
 const engine = require(path.join(ROOT, 'dist', 'src'));
-const { encodeWav, readWav16 } = require('./events/make-recording.js');
+const { encodeWav, makeRecording } = require('./events/make-recording.js');
+
+/** The samples of a 16-bit mono WAV made by encodeWav (44-byte header). */
+function readWav16FromBuffer(b) {
+	const x = new Float32Array((b.length - 44) / 2);
+	for (let i = 0; i < x.length; i++) x[i] = b.readInt16LE(44 + 2 * i) / 32768;
+	return x;
+}
 
 function repeat(samples, seconds) {
 	const out = new Float32Array(seconds * 16000);
@@ -49,7 +56,7 @@ async function measure(name, bytes, seconds) {
 }
 
 async function main() {
-	const rec = readWav16(path.join(ROOT, 'test', 'fixtures', 'recordings', 'commands-and-other-words.wav'));
+	const rec = readWav16FromBuffer(makeRecording({ seed: 3 }).wav);
 	await measure('1 h WAV 16 kHz', encodeWav(repeat(rec, 3600)), 3600);
 	const dir = mkdtempSync(path.join(tmpdir(), 'bench-events-'));
 	try {

@@ -4,9 +4,11 @@
 // them as distractors, over low background noise. The truth for each command is
 // where its word is: the 10 ms frames within 30 dB of the clip's loudest.
 //
-//   node scripts/events/make-recording.js <out.wav> [seed]
-//     writes the WAV and <out>.json (the truth); default clips: the committed
-//     test/fixtures/speech-commands (18 commands, 2 other words).
+//   node scripts/events/make-recording.js <out.wav|out.opus> [seed]
+//     writes the recording (.opus: encoded with ffmpeg's libopus at 24 kbit/s, as
+//     a voice note is) and <out>.json (the truth); default clips: the committed
+//     test/fixtures/speech-commands (16 commands, 2 other words). The committed
+//     test/fixtures/recordings/commands-and-other-words.opus is this with seed 3.
 'use strict';
 const { readdirSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
@@ -97,7 +99,17 @@ if (require.main === module) {
 		process.exit(2);
 	}
 	const r = makeRecording({ seed: Number(process.argv[3] || 3) });
-	writeFileSync(out, r.wav);
-	writeFileSync(out.replace(/\.wav$/, '.json'), JSON.stringify({ duration: r.duration, events: r.truth }, null, 1));
+	if (/\.(opus|ogg)$/.test(out)) {
+		const wav = `${out}.tmp.wav`;
+		writeFileSync(wav, r.wav);
+		try {
+			require('node:child_process').execFileSync(process.env.FFMPEG_PATH || 'ffmpeg', ['-v', 'error', '-y', '-i', wav, '-c:a', 'libopus', '-b:a', '24k', '-f', 'ogg', out]);
+		} finally {
+			require('node:fs').rmSync(wav, { force: true });
+		}
+	} else {
+		writeFileSync(out, r.wav);
+	}
+	writeFileSync(out.replace(/\.(wav|opus|ogg)$/, '.json'), JSON.stringify({ duration: r.duration, events: r.truth }, null, 1));
 	console.log(`${out}: ${r.duration.toFixed(1)} s, ${r.truth.filter((e) => !e.distractor).length} commands, ${r.truth.filter((e) => e.distractor).length} other words`);
 }

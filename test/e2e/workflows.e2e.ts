@@ -69,7 +69,7 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 it('example 4: the spoken commands of a recording, each routed by the Switch with its time', () => {
 	const recording = path.join(__dirname, '..', 'fixtures', 'recordings', 'commands-and-other-words');
 	mkdirSync(path.join(n8n.audioDir, 'recordings'), { recursive: true }); // not among example 2's *.wav
-	copyFileSync(`${recording}.wav`, path.join(n8n.audioDir, 'recordings', 'commands-and-other-words.wav'));
+	copyFileSync(`${recording}.opus`, path.join(n8n.audioDir, 'recordings', 'commands-and-other-words.opus'));
 	const truth = JSON.parse(readFileSync(`${recording}.json`, 'utf8')).events as Array<{ label: string; start: number; distractor: boolean }>;
 	n8n.importExample('detect-commands-in-recording.json', 'exampleEvents001');
 	const run = n8n.execute('exampleEvents001');
