@@ -211,7 +211,7 @@ async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (sam
 		onPcm: async (mono, at) => {
 			if (!resampler) {
 				checkRate(at, 'audio');
-				resampler = new StreamingResampler(at, samplingRate);
+				resampler = await StreamingResampler.create(at, samplingRate, slicer);
 			}
 			await emit(resampler.push(mono));
 		},
@@ -221,7 +221,7 @@ async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (sam
 		// In-place PCM (WAV, AIFF, CAF): read and resample it block by block.
 		checkRate(pcm.sampleRate, 'audio');
 		if (pcm.source.length / pcm.sampleRate > maxDuration) throw tooLongError(maxDuration);
-		const stream = new StreamingResampler(pcm.resampled ? samplingRate : pcm.sampleRate, samplingRate);
+		const stream = await StreamingResampler.create(pcm.resampled ? samplingRate : pcm.sampleRate, samplingRate, slicer);
 		const BLOCK = pcm.sampleRate * 5;
 		for (let at = 0; at < pcm.source.length; at += BLOCK) {
 			const block = new Float32Array(Math.min(BLOCK, pcm.source.length - at));

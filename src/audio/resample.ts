@@ -6,9 +6,9 @@
  * whose table would be too large use the nearest of a bounded number of
  * phases (swresample itself uses 1,024).
  *
- * It reads its input block by block from a SampleSource, so a long WAV is
- * never held at its own rate in memory, and the async form yields to the
- * event loop between blocks.
+ * It reads its input block by block from a SampleSource (or, streaming, in
+ * pieces keeping only the filter's history), so a long WAV is never held at
+ * its own rate in memory, and the async forms yield between blocks.
  */
 import type { Slicer } from '../util/slicer';
 
@@ -169,6 +169,22 @@ export function resample(input: Float32Array, fromRate: number, toRate: number):
 	return out;
 }
 
+/** Fills the rate pair's table if needed, yielding between rows (odd rates build millions of coefficients). */
+async function ensureTable(p: Plan, slicer: Slicer): Promise<void> {
+	if (p.filled.filled) return;
+	// Filled aside while other items may run: a concurrent user of the same pair
+	// sees filled === false and fills it again (same values), never a partial table.
+	const table = new Float64Array(p.table.length);
+	const local = { ...p, table };
+	const rows = Math.max(1, Math.floor(65536 / p.taps));
+	for (let ph = 0; ph < p.phases; ph += rows) {
+		fillPhases(local, ph, Math.min(p.phases, ph + rows));
+		await slicer.tick();
+	}
+	p.table.set(table);
+	p.filled.filled = true;
+}
+
 /** The same as resample(), reading the source block by block and yielding between blocks. */
 export async function resampleSource(src: SampleSource, fromRate: number, toRate: number, slicer: Slicer): Promise<Float32Array> {
 	if (fromRate === toRate) {
@@ -180,19 +196,7 @@ export async function resampleSource(src: SampleSource, fromRate: number, toRate
 		return out;
 	}
 	const p = plan(src.length, fromRate, toRate);
-	if (!p.filled.filled) {
-		// Filled in place while other items may wait on the event loop: a concurrent user of the
-		// same pair sees filled === false and fills it again (same values), never a partial table.
-		const table = new Float64Array(p.table.length);
-		const local = { ...p, table };
-		const rows = Math.max(1, Math.floor(65536 / p.taps));
-		for (let ph = 0; ph < p.phases; ph += rows) {
-			fillPhases(local, ph, Math.min(p.phases, ph + rows));
-			await slicer.tick();
-		}
-		p.table.set(table);
-		p.filled.filled = true;
-	}
+	await ensureTable(p, slicer);
 	const out = new Float32Array(p.outLength);
 	const scratch = { buf: new Float32Array(0) };
 	for (let n = 0; n < p.outLength; n += BLOCK) {
@@ -209,32 +213,39 @@ export async function resampleSource(src: SampleSource, fromRate: number, toRate
  */
 export class StreamingResampler {
 	private readonly p: Plan;
-	private buf = new Float32Array(0);
-	private bufStart = 0; // absolute index of buf[0]
+	/** The filter's history: the last input samples later outputs still read, from absolute index histStart. */
+	private hist = new Float32Array(0);
+	private histStart = 0;
+	/** The piece being consumed, from absolute index curStart (= histStart + hist.length). */
+	private cur: Float32Array<ArrayBufferLike> = new Float32Array(0);
 	private inCount = 0;
 	private next = 0; // next output index
 	private readonly scratch = { buf: new Float32Array(0) };
 
-	constructor(
+	private constructor(
 		private readonly fromRate: number,
 		private readonly toRate: number,
 	) {
 		this.p = plan(0, fromRate, toRate);
-		if (!this.p.filled.filled) {
-			fillPhases(this.p, 0, this.p.phases);
-			this.p.filled.filled = true;
-		}
 	}
 
+	static async create(fromRate: number, toRate: number, slicer: Slicer): Promise<StreamingResampler> {
+		const r = new StreamingResampler(fromRate, toRate);
+		if (fromRate !== toRate) await ensureTable(r.p, slicer);
+		return r;
+	}
+
+	/** Input by absolute index over [history, current piece], zeros outside: no copy of the piece. */
 	private source(): SampleSource {
-		const { buf, bufStart } = this;
-		const inCount = this.inCount;
+		const { hist, histStart, cur } = this;
+		const curStart = histStart + hist.length;
+		const end = curStart + cur.length;
 		return {
-			length: inCount,
+			length: end,
 			read(start, into) {
 				for (let k = 0; k < into.length; k++) {
 					const i = start + k;
-					into[k] = i >= bufStart && i < inCount ? buf[i - bufStart] : 0;
+					into[k] = i >= curStart && i < end ? cur[i - curStart] : i >= histStart && i < curStart ? hist[i - histStart] : 0;
 				}
 			},
 		};
@@ -246,26 +257,29 @@ export class StreamingResampler {
 		const src = this.source();
 		for (let n = this.next; n < upTo; n += 8192) resampleBlock(src, this.p, out, n, Math.min(upTo, n + 8192), this.scratch, this.next);
 		this.next = upTo;
-		// Keep only the input later outputs still read.
-		const keepFrom = Math.floor((this.next * this.p.down) / this.p.up) - this.p.halfWidth + 1;
-		if (keepFrom > this.bufStart) {
-			this.buf = this.buf.slice(Math.min(this.buf.length, keepFrom - this.bufStart));
-			this.bufStart = keepFrom;
-		}
 		return out;
+	}
+
+	/** Keeps as history only the input that later outputs still read (a few dozen samples). */
+	private keepHistory(): void {
+		const keepFrom = Math.max(this.histStart, Math.floor((this.next * this.p.down) / this.p.up) - this.p.halfWidth + 1);
+		const kept = new Float32Array(Math.max(0, this.inCount - keepFrom));
+		this.source().read(keepFrom, kept);
+		this.hist = kept;
+		this.histStart = keepFrom;
+		this.cur = new Float32Array(0);
 	}
 
 	push(input: Float32Array): Float32Array {
 		if (this.fromRate === this.toRate) return input;
-		const merged = new Float32Array(this.buf.length + input.length);
-		merged.set(this.buf);
-		merged.set(input, this.buf.length);
-		this.buf = merged;
+		this.cur = input;
 		this.inCount += input.length;
 		// Output n needs input up to floor(n * down / up) + halfWidth.
 		const { up, down, halfWidth } = this.p;
 		const ready = Math.max(0, Math.floor(((this.inCount - halfWidth) * up) / down));
-		return this.produce(Math.min(ready, Math.round((this.inCount * this.toRate) / this.fromRate)));
+		const out = this.produce(Math.min(ready, Math.round((this.inCount * this.toRate) / this.fromRate)));
+		this.keepHistory();
+		return out;
 	}
 
 	flush(): Float32Array {

@@ -6,6 +6,7 @@
  */
 import { AudioDecodeError } from '../../errors';
 import { arraySource, type SampleSource } from '../resample';
+import { downmixToMono } from '../wav';
 import type { DecodeContext } from './types';
 
 export class MonoSink {
@@ -27,37 +28,14 @@ export class MonoSink {
 		}
 		this.total += frames;
 		if (this.total > this.ctx.maxDuration * this.rate + this.rate / 100) throw this.ctx.tooLong();
-		const mono = new Float32Array(frames);
-		if (channels.length === 1) {
-			mono.set(channels[0].subarray(0, frames));
-		} else if (channels.length === 2) {
-			const [l, r] = channels;
-			for (let i = 0; i < frames; i++) mono[i] = (l[i] + r[i]) * Math.SQRT1_2;
-		} else {
-			for (const ch of channels) for (let i = 0; i < frames; i++) mono[i] += ch[i] / channels.length;
-		}
+		// A copy for mono: decoders may reuse their output buffers.
+		const mono = channels.length === 1 ? channels[0].slice(0, frames) : downmixToMono(channels.map((c) => c.subarray(0, frames)));
 		if (this.ctx.onPcm) await this.ctx.onPcm(mono, rate);
 		else this.chunks.push(mono);
 	}
 
 	get frames(): number {
 		return this.total;
-	}
-
-	/** Drops the first `n` frames (codec delay) of what was pushed so far. */
-	skip(n: number): void {
-		let left = Math.min(n, this.total);
-		this.total -= left;
-		while (left > 0 && this.chunks.length) {
-			const first = this.chunks[0];
-			if (first.length <= left) {
-				left -= first.length;
-				this.chunks.shift();
-			} else {
-				this.chunks[0] = first.subarray(left);
-				left = 0;
-			}
-		}
 	}
 
 	toSource(): SampleSource {

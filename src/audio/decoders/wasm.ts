@@ -65,27 +65,20 @@ async function decodeStreaming(
 	return { sampleRate: sink.rate, source: sink.toSource(), name };
 }
 
+/** A decoder-list entry for one of the wasm-audio-decoders streaming decoders. */
+function streamingEntry(id: string, formats: string, sniff: (head: Buffer) => boolean, name: string, make: () => StreamingDecoder): Decoder {
+	return { id, formats, builtIn: true, sniff, decode: (input, ctx) => decodeStreaming(input, ctx, formats, name, make) };
+}
+
 function isMp3(head: Buffer): boolean {
 	if (head.length >= 3 && head.toString('latin1', 0, 3) === 'ID3') return true;
 	// An MPEG audio frame header: 11 sync bits, a layer (not the reserved 00, which ADTS AAC uses).
 	return head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0 && ((head[1] >> 1) & 3) !== 0 && ((head[1] >> 3) & 3) !== 1;
 }
 
-export const mp3Decoder: Decoder = {
-	id: 'mp3',
-	formats: 'MP3',
-	builtIn: true,
-	sniff: isMp3,
-	decode: (input, ctx) => decodeStreaming(input, ctx, 'MP3', 'mp3 (mpg123-decoder)', load.mp3),
-};
+export const mp3Decoder = streamingEntry('mp3', 'MP3', isMp3, 'mp3 (mpg123-decoder)', load.mp3);
 
-export const flacDecoder: Decoder = {
-	id: 'flac',
-	formats: 'FLAC',
-	builtIn: true,
-	sniff: (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC',
-	decode: (input, ctx) => decodeStreaming(input, ctx, 'FLAC', 'flac (@wasm-audio-decoders/flac)', load.flac),
-};
+export const flacDecoder = streamingEntry('flac', 'FLAC', (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC', 'flac (@wasm-audio-decoders/flac)', load.flac);
 
 /** The codec of an Ogg stream, from its first page's first packet. */
 function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
@@ -99,21 +92,9 @@ function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefine
 	return 'other';
 }
 
-export const oggOpusDecoder: Decoder = {
-	id: 'ogg-opus',
-	formats: 'Ogg Opus',
-	builtIn: true,
-	sniff: (head) => oggCodec(head) === 'opus',
-	decode: (input, ctx) => decodeStreaming(input, ctx, 'Ogg Opus', 'ogg-opus (ogg-opus-decoder)', load.opus),
-};
+export const oggOpusDecoder = streamingEntry('ogg-opus', 'Ogg Opus', (head) => oggCodec(head) === 'opus', 'ogg-opus (ogg-opus-decoder)', load.opus);
 
-export const oggVorbisDecoder: Decoder = {
-	id: 'ogg-vorbis',
-	formats: 'Ogg Vorbis',
-	builtIn: true,
-	sniff: (head) => oggCodec(head) === 'vorbis',
-	decode: (input, ctx) => decodeStreaming(input, ctx, 'Ogg Vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', load.vorbis),
-};
+export const oggVorbisDecoder = streamingEntry('ogg-vorbis', 'Ogg Vorbis', (head) => oggCodec(head) === 'vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', load.vorbis);
 
 export const webmOpusDecoder: Decoder = {
 	id: 'webm-opus',
