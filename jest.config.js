@@ -7,10 +7,10 @@ module.exports = {
 		'^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
 		// The WASM audio decoders are ES modules; Node loads them with require(),
 		// jest needs them compiled to CommonJS.
-		'^.+\\.js$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+		'^.+\\.js$': '<rootDir>/test/helpers/esm-transform.js',
 	},
 	transformIgnorePatterns: [
-		'/node_modules/(?!(mpg123-decoder|ogg-opus-decoder|opus-decoder|@wasm-audio-decoders|@eshaz|codec-parser|simple-yenc)/)',
+		'/node_modules/(?!(mpg123-decoder|ogg-opus-decoder|opus-decoder|@wasm-audio-decoders|@eshaz|codec-parser|simple-yenc|@audio/decode-amr|@audio/decode-aac)/)',
 	],
 	testTimeout: 120000,
 	reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],

@@ -24,6 +24,8 @@ const FORMATS = [
 	['FLAC 44.1 kHz', 'flac', ['-ar', '44100']],
 	['Ogg/Vorbis 44.1 kHz', 'oga', ['-ar', '44100', '-c:a', 'libvorbis']],
 	['AIFF 44.1 kHz', 'aiff', ['-ar', '44100']],
+	['AMR-NB 8 kHz 12.2k (old phones)', 'amr', 'sox'],
+	['M4A/AAC 44.1 kHz 64k (iPhone; opt-in decoder)', 'm4a', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k']],
 ];
 
 
@@ -35,7 +37,19 @@ async function main() {
 		for (const seconds of [1, 60]) {
 			for (const [name, ext, args] of FORMATS) {
 				const file = path.join(dir, `clip-${seconds}.${ext}`);
-				execFileSync(ffmpeg, ['-v', 'error', '-stream_loop', '-1', '-i', speech, '-t', String(seconds), ...args, file]);
+				if (args === 'sox') {
+					// ffmpeg builds rarely encode AMR; sox does, through libopencore-amrnb.
+					const wav = path.join(dir, `src-${seconds}.wav`);
+					execFileSync(ffmpeg, ['-v', 'error', '-stream_loop', '-1', '-i', speech, '-t', String(seconds), '-ar', '8000', wav]);
+					try {
+						execFileSync('sox', [wav, '-t', 'amr-nb', file], { stdio: 'ignore' });
+					} catch {
+						console.log(`${name}: skipped (needs sox with AMR-NB support)`);
+						continue;
+					}
+				} else {
+					execFileSync(ffmpeg, ['-v', 'error', '-stream_loop', '-1', '-i', speech, '-t', String(seconds), ...args, file]);
+				}
 				const bytes = readFileSync(file);
 				const opts = { samplingRate: 16000, ffmpegPath: ffmpeg, maxDuration: 600 };
 				const ours = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), seconds > 1 ? 5 : ROUNDS);

@@ -9,6 +9,9 @@ import { decodeWav, downmixToMono } from '../src/audio/wav';
 import { AudioDecodeError, FfmpegNotAllowedError, FfmpegNotFoundError } from '../src/errors';
 import { audio, describeWithFfmpeg, ffmpegReference, hideFfmpegFromPath, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
 
+/** The start of a WMA/ASF file: a format only ffmpeg reads here. */
+const ASF_HEADER = Buffer.concat([Buffer.from('3026b2758e66cf11a6d900aa0062ce6c', 'hex'), Buffer.alloc(256)]);
+
 function snrDb(ref: Float32Array, test: Float32Array): number {
 	const n = Math.min(ref.length, test.length);
 	let sig = 0;
@@ -39,7 +42,7 @@ describe('in-process WAV decoding (no ffmpeg)', () => {
 	});
 
 	it('reports a missing ffmpeg with every place it looked', async () => {
-		const error = await decodeAudio(audio('speech-44k-stereo.m4a'), withoutFfmpeg).catch((e: unknown) => e); // M4A: no built-in decoder
+		const error = await decodeAudio(ASF_HEADER, withoutFfmpeg).catch((e: unknown) => e); // WMA/ASF: no built-in decoder
 		expect(error).toBeInstanceOf(FfmpegNotFoundError);
 		const msg = `${(error as FfmpegNotFoundError).message} ${(error as FfmpegNotFoundError).hint}`;
 		expect(msg).toMatch(/FFMPEG_PATH/);
@@ -108,7 +111,7 @@ describeWithFfmpeg('ffmpeg decoding through pipes', () => {
 
 	it('leaves no temp files behind, even for MP4s that need seeking', async () => {
 		const before = readdirSync(tmpdir()).filter((f) => f.startsWith('n8n-audio-'));
-		await decodeAudio(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, ffmpegPath: systemFfmpeg });
+		await decodeAudio(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, ffmpegPath: systemFfmpeg, decoder: 'ffmpeg' });
 		const after = readdirSync(tmpdir()).filter((f) => f.startsWith('n8n-audio-'));
 		expect(after).toEqual(before);
 	});
@@ -147,7 +150,7 @@ describeWithFfmpeg('ffmpeg decoding through pipes', () => {
 		writeFileSync(fake, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
 		try {
 			for (const option of [fake, '/bin/sh', '/nonexistent/ffmpeg']) {
-				const error = await decodeAudio(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, ffmpegPath: option }).catch((e) => e);
+				const error = await decodeAudio(ASF_HEADER, { samplingRate: 16000, ffmpegPath: option }).catch((e) => e);
 				expect(error).toBeInstanceOf(FfmpegNotAllowedError);
 				expect(`${error.message} ${error.hint}`).not.toContain(option); // and says nothing about the path
 				expect(error.hint).toMatch(/FFMPEG_PATH/);

@@ -25,6 +25,10 @@ const BUILT_IN: Array<[string, RegExp]> = [
 	['speech-44k-stereo.ogg', /^ogg-vorbis /],
 	['speech-48k-mono.opus', /^ogg-opus /],
 	['speech-48k-stereo.webm', /^webm-opus /],
+	['speech-8k-mono.amr', /^amr \(@audio\/decode-amr\)$/],
+	// The opt-in AAC decoder (a dev dependency here; users add it themselves, it is GPL-2.0).
+	['speech-44k-stereo.m4a', /^aac \(@audio\/decode-aac/],
+	['speech-44k-stereo-faststart.m4a', /^aac \(@audio\/decode-aac/],
 ];
 
 describe('built-in decoders, with no ffmpeg anywhere', () => {
@@ -38,10 +42,38 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 	});
 
 	it('Built-In Only refuses formats it cannot read, listing the ones it can', async () => {
-		const error = await decodeAudio(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
-		expect(error).toBeInstanceOf(AudioDecodeError);
+		// As installed for users: without the opt-in AAC decoder.
+		let decode!: typeof decodeAudio;
+		jest.isolateModules(() => {
+			jest.doMock('../src/audio/decoders/aac', () => ({ ...jest.requireActual('../src/audio/decoders/aac'), aacDecoderInstalled: () => false }));
+			decode = require('../src/audio/decode').decodeAudio;
+		});
+		const error = await decode(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error.constructor.name).toBe('AudioDecodeError');
 		expect(error.message).toMatch(/MP4\/M4A \(AAC\) has no built-in decoder/);
-		expect(error.hint).toMatch(/Ogg Opus.*MP3.*FLAC/);
+		expect(error.hint).toMatch(/Ogg Opus.*MP3.*FLAC.*AMR/);
+		expect(error.hint).toMatch(/npm install @audio\/decode-aac.*GPL-2\.0/);
+		const wma = Buffer.concat([Buffer.from('3026b2758e66cf11a6d900aa0062ce6c', 'hex'), Buffer.alloc(64)]);
+		const other = await decodeAudio(wma, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(other.message).toMatch(/WMA\/ASF has no built-in decoder/);
+		expect(other.hint).not.toMatch(/decode-aac/);
+	});
+
+	it('an M4A whose index lists more audio than the limit is refused before decoding', async () => {
+		const { mp4DecodableSeconds } = require('../src/audio/decoders/aac');
+		const m4a = Buffer.from(audio('speech-44k-stereo.m4a')); // moov at the end: decoded in one call
+		expect(mp4DecodableSeconds(m4a)).toBeCloseTo((Math.ceil((1.2 * 44100 + 1024) / 1024) * 1024) / 44100, 0);
+		const at = m4a.indexOf('stsz') + 12; // version/flags, sample_size, then sample_count
+		m4a.writeUInt32BE(30_000_000, at);
+		const error = await decodeAudio(m4a, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioLimitError);
+		expect(error.data.declared).toBeGreaterThan(600_000);
+	});
+
+	it('a truncated M4A (index cut off) is a decode error, not a hang', async () => {
+		const error = await decodeAudio(audio('truncated.m4a'), { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioDecodeError);
+		expect(error.message).toMatch(/M4A\/AAC file could not be decoded \(no complete index/);
 	});
 
 	it('a WebM whose audio is not Opus says so', async () => {
@@ -55,7 +87,7 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 });
 
 describe('streamed decoding', () => {
-	it.each(['speech-44k-stereo-s16.wav', 'speech-44k-stereo.mp3', 'speech-48k-mono.opus', 'speech-48k-stereo.webm', 'speech-44k-stereo.flac', 'speech-44k-stereo.ogg'])(
+	it.each(['speech-44k-stereo-s16.wav', 'speech-44k-stereo.mp3', 'speech-48k-mono.opus', 'speech-48k-stereo.webm', 'speech-44k-stereo.flac', 'speech-44k-stereo.ogg', 'speech-8k-mono.amr'])(
 		'%s: the blocks put together are exactly the whole decode',
 		async (file) => {
 			const whole = await decodeAudio(audio(file), { samplingRate: 16000, decoder: 'builtIn' });

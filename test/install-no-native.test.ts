@@ -14,7 +14,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { describeWithFfmpeg, MODELS, systemFfmpeg } from './helpers/fixtures';
+import { AUDIO, describeWithFfmpeg, MODELS, systemFfmpeg } from './helpers/fixtures';
 
 const REPO = path.resolve(__dirname, '..');
 const COMMANDS = path.join(REPO, 'test', 'fixtures', 'speech-commands');
@@ -45,19 +45,20 @@ describeWithFfmpeg('installed like n8n does it, on a system without native ONNX 
 		encode('up__up_026290a7_0.wav', 'up.webm', ['-c:a', 'libopus', '-ar', '48000', '-b:a', '32k']); // browser MediaRecorder
 		encode('down__down_0ab3b47d_0.wav', 'down.flac', ['-ar', '44100']);
 		encode('left__left_105e72bb_0.wav', 'left.m4a', ['-c:a', 'aac', '-b:a', '64k']); // iPhone
+		cpSync(path.join(AUDIO, 'command-right.amr'), path.join(clips, 'right.amr')); // older phones
 		cpSync(path.join(MODELS, 'tiny-wav2vec2'), path.join(work, 'hub-layout-model'), { recursive: true });
 	}, 300_000);
 	afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-	it('classifies WAV, MP3, Ogg/Opus, WebM/Opus and FLAC on WebAssembly, and says M4A needs ffmpeg', () => {
-		const runner = path.join(work, 'run.js');
+	const runner = () => path.join(work, 'run.js');
+	const run = () => {
 		writeFileSync(
-			runner,
+			runner(),
 			`
 const path = require('node:path');
 const { runClassifierWorkflow } = require(${JSON.stringify(path.join(REPO, 'scripts', 'lib', 'n8n-harness.js'))});
 const { AudioClassification } = require(${JSON.stringify(path.join('{APP}', 'node_modules', 'n8n-nodes-audio-classification', 'dist', 'nodes', 'AudioClassification', 'AudioClassification.node.js'))}.replace('{APP}', process.env.APP));
-const clips = ['stop.wav', 'yes.mp3', 'no.ogg', 'up.webm', 'down.flac', 'left.m4a'];
+const clips = ['stop.wav', 'yes.mp3', 'no.ogg', 'up.webm', 'down.flac', 'right.amr', 'left.m4a'];
 (async () => {
   const files = clips.map((f) => ({ path: path.join(process.env.CLIPS, f) }));
   const builtIn = await runClassifierWorkflow({ classifier: new AudioClassification(), files, parameters: { topK: 1, outputMode: 'perInput' }, nodeSettings: { onError: 'continueRegularOutput' } });
@@ -75,23 +76,39 @@ const clips = ['stop.wav', 'yes.mp3', 'no.ogg', 'up.webm', 'down.flac', 'left.m4
 			N8N_RESTRICT_FILE_ACCESS_TO: work,
 			NODE_OPTIONS: `--require ${path.join(REPO, 'scripts', 'e2e', 'simulate-musl.js')}`,
 		};
-		const out = execFileSync(process.execPath, [runner], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+		const out = execFileSync(process.execPath, [runner()], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
 		const result = JSON.parse(out.split('\n').find((l) => l.startsWith('RESULT '))!.slice(7)) as {
 			builtIn: Array<{ label?: string; error?: string; hint?: string }>;
 			local: Array<{ label?: string }>;
 			error: string;
 		};
-		expect(result.builtIn.map((j) => j.label ?? 'error')).toEqual(['stop', 'yes', 'no', 'up', 'down', 'error']);
-		expect(result.builtIn[5].error).toMatch(/needs ffmpeg/);
-		expect(result.builtIn[5].hint).toMatch(/MP4\/M4A \(AAC\)/);
+		return { out, result };
+	};
+
+	it('classifies WAV, MP3, Ogg/Opus, WebM/Opus, FLAC and AMR on WebAssembly, and says what M4A needs', () => {
+		const { out, result } = run();
+		expect(result.builtIn.map((j) => j.label ?? 'error')).toEqual(['stop', 'yes', 'no', 'up', 'down', 'right', 'error']);
+		expect(result.builtIn[6].error).toMatch(/needs ffmpeg/);
+		expect(result.builtIn[6].hint).toMatch(/MP4\/M4A \(AAC\)/);
+		expect(result.builtIn[6].hint).toMatch(/@audio\/decode-aac/);
 		expect(result.error).toBe('');
 		expect(result.local).toHaveLength(2);
 		expect(result.local.every((j) => typeof j.label === 'string')).toBe(true);
 		// The n8n log says what ran: WebAssembly (once, with why and what is faster) and each decoder.
 		expect(out).toMatch(/ONNX Runtime could not be loaded: Error relocating .*WebAssembly.*Debian/);
 		expect(out.match(/could not be loaded/g)).toHaveLength(1);
-		for (const decoder of ['wav', 'mp3 \\(mpg123-decoder\\)', 'ogg-opus', 'webm-opus', 'flac']) {
+		for (const decoder of ['wav', 'mp3 \\(mpg123-decoder\\)', 'ogg-opus', 'webm-opus', 'flac', 'amr']) {
 			expect(out).toMatch(new RegExp(`runs on ONNX Runtime wasm \\(wasm\\); audio decoded by ${decoder}`));
 		}
+	}, 300_000);
+
+	it('with the opt-in AAC decoder added as the README says, M4A runs in-process too', () => {
+		execFileSync('npm', ['install', '@audio/decode-aac@1.6.0', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock'], {
+			cwd: app,
+			stdio: ['ignore', 'ignore', 'inherit'],
+		});
+		const { out, result } = run();
+		expect(result.builtIn.map((j) => j.label ?? 'error')).toEqual(['stop', 'yes', 'no', 'up', 'down', 'right', 'left']);
+		expect(out).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by aac \(@audio\/decode-aac/);
 	}, 300_000);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bounded fuzzing of the whole engine (decode -> features -> ONNX Runtime ->
 // labels) on the built-in model: mutations of valid WAV, MP3, FLAC, Ogg/Vorbis,
-// Ogg/Opus, WebM and M4A files, each run in a watchdogged child process.
+// Ogg/Opus, WebM, M4A and AMR files, each run in a watchdogged child process.
 // A case fails when the child crashes, hangs (no answer within --timeout), or
 // throws an error that is not one of the package's own classes.
 //
@@ -58,6 +58,7 @@ const SEEDS = [
 	'speech-48k-stereo.webm',
 	'speech-44k-stereo.m4a',
 	'speech-44k-stereo-faststart.m4a',
+	'speech-8k-mono.amr',
 ].map((f) => ({ name: f, bytes: readFileSync(path.join(ROOT, 'test', 'fixtures', 'audio', f)) }));
 
 let state = SEED >>> 0 || 1;

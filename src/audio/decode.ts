@@ -9,7 +9,7 @@
  * counted while decoding, and the long loops yield to the event loop.
  */
 import { DEFAULT_MAX_DURATION_S, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../config';
-import { AudioClassificationError, AudioDecodeError, AudioLimitError } from '../errors';
+import { AAC_OPT_IN_HINT, AudioClassificationError, AudioDecodeError, AudioLimitError } from '../errors';
 import { Slicer } from '../util/slicer';
 import { BUILT_IN_FORMATS, DECODERS, type DecodeContext, type DecodedPcm, guessFormat } from './decoders';
 import { ffmpegDecoder } from './decoders/ffmpeg';
@@ -151,7 +151,8 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 		if (choice === 'builtIn') {
 			throw new AudioDecodeError(
 				`${guessFormat(head)} has no built-in decoder`,
-				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.`,
+				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.` +
+					(guessFormat(head).startsWith('MP4') || guessFormat(head).startsWith('AAC') ? ` ${AAC_OPT_IN_HINT}` : ''),
 				{ kind: 'noBuiltInDecoder', formats: BUILT_IN_FORMATS },
 			);
 		}
@@ -165,8 +166,10 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 		return await builtIn.decode(input, ctx);
 	} catch (error) {
 		const recoverable = error instanceof AudioDecodeError && !(error instanceof AudioLimitError);
-		if (choice === 'auto' && recoverable && builtIn.id !== 'wav' && !ctx.started?.() && ffmpegAvailable(ctx.ffmpegPath)) {
-			return await ffmpegDecoder.decode(input, ctx);
+		if (choice === 'auto' && recoverable && builtIn.id !== 'wav' && !ctx.started?.()) {
+			if (ffmpegAvailable(ctx.ffmpegPath)) return await ffmpegDecoder.decode(input, ctx);
+			const e = error as AudioDecodeError;
+			throw new AudioDecodeError(e.messageTemplate, `${e.hintTemplate} If the file plays elsewhere, ffmpeg may read it: install ffmpeg where n8n runs.`, e.data);
 		}
 		throw error;
 	}

@@ -1,7 +1,8 @@
 /**
  * Compressed formats decoded in-process by maintained WebAssembly decoders
  * (the wasm-audio-decoders family, MIT): MP3 (mpg123), FLAC (libFLAC),
- * Ogg Vorbis (libvorbis), Ogg Opus and WebM/Opus (libopus). Input is fed in
+ * Ogg Vorbis (libvorbis), Ogg Opus and WebM/Opus (libopus); and AMR-NB/WB
+ * (opencore-amr, Apache-2.0, via @audio/decode-amr). Input is fed in
  * slices, output counted against the duration limit as it arrives, and the
  * event loop gets a turn between slices.
  */
@@ -30,6 +31,27 @@ const load = {
 	flac: () => new (require('@wasm-audio-decoders/flac').FLACDecoder)() as StreamingDecoder,
 	vorbis: () => new (require('@wasm-audio-decoders/ogg-vorbis').OggVorbisDecoder)() as StreamingDecoder,
 	opus: () => new (require('ogg-opus-decoder').OggOpusDecoder)() as StreamingDecoder,
+	amr: (): StreamingDecoder => {
+		// @audio/decode-amr: an async factory and a synchronous decode() without a sample count.
+		type Amr = { decode(d: Uint8Array): { channelData: Float32Array[]; sampleRate: number }; free(): void };
+		let inner: Amr | undefined;
+		let freed = false;
+		const ready = (require('@audio/decode-amr').decoder() as Promise<Amr>).then((d) => {
+			inner = d;
+			if (freed) d.free();
+		});
+		return {
+			ready,
+			decode(data) {
+				const r = inner!.decode(data);
+				return { channelData: r.channelData, samplesDecoded: r.channelData[0]?.length ?? 0, sampleRate: r.sampleRate };
+			},
+			free() {
+				freed = true;
+				inner?.free();
+			},
+		};
+	},
 };
 
 
@@ -95,6 +117,15 @@ function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefine
 export const oggOpusDecoder = streamingEntry('ogg-opus', 'Ogg Opus', (head) => oggCodec(head) === 'opus', 'ogg-opus (ogg-opus-decoder)', load.opus);
 
 export const oggVorbisDecoder = streamingEntry('ogg-vorbis', 'Ogg Vorbis', (head) => oggCodec(head) === 'vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', load.vorbis);
+
+/** AMR storage format (RFC 4867 section 5): single-channel AMR-NB or AMR-WB; multi-channel AMR goes to ffmpeg. */
+export const amrDecoder = streamingEntry(
+	'amr',
+	'AMR',
+	(head) => head.length >= 6 && (head.toString('latin1', 0, 6) === '#!AMR\n' || head.toString('latin1', 0, 9) === '#!AMR-WB\n'),
+	'amr (@audio/decode-amr)',
+	load.amr,
+);
 
 export const webmOpusDecoder: Decoder = {
 	id: 'webm-opus',
