@@ -93,7 +93,7 @@ module.exports = [
 		rules: { ...correctness, 'no-undef': 'off' },
 	},
 	{
-		files: ['scripts/**/*.js', 'src/**/*.js', 'eslint.config.js', 'gulpfile.js', 'jest*.config.js'],
+		files: ['scripts/**/*.js', 'bench/**/*.js', 'src/**/*.js', 'test/helpers/*.js', 'eslint.config.js', 'gulpfile.js', 'jest*.config.js'],
 		languageOptions: { ecmaVersion: 'latest', sourceType: 'commonjs', globals: nodeGlobals },
 		rules: correctness,
 	},

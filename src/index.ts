@@ -10,7 +10,7 @@ export { resolveCacheDir } from './hub/cache';
 export { downloadHubModel, offlineFromEnv, resolveHubAccess, searchHubModels } from './hub/model';
 export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';
-export { classifyAudio, type Classification, type ClassifyOptions } from './pipeline';
+export { classifyAudio, classifyPrepared, MAX_BATCH, prepareAudio, type Classification, type ClassifyOptions, type PreparedAudio } from './pipeline';
 export type { FunctionToApply, LabelScore } from './postprocess';
 export { DEFAULT_MAX_DURATION_S, DETECT_MAX_DURATION_S, maxDurationCeiling } from './config';
 export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';

@@ -3,12 +3,15 @@
  * -> ONNX Runtime -> labels. The node maps parameters to this call.
  */
 import { decodeAudio, type DecoderChoice } from './audio/decode';
+import { AudioClassificationError, CancelledError } from './errors';
+import { type FeatureTensors, getFeatureExtractor } from './features';
 import { checkInferenceBudget } from './inference/budget';
 import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
 import type { ModelSpec } from './model/spec';
 import { withClassifier } from './tasks/classifier';
 import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
+import { runSliced, Slicer } from './util/slicer';
 
 export interface ClassifyOptions {
 	topK: number;
@@ -42,6 +45,27 @@ export async function classifyAudio(
 	spec: ModelSpec,
 	options: ClassifyOptions,
 ): Promise<Classification> {
+	const [result] = await classifyPrepared([await prepareAudio(audio, spec, options)], spec, options);
+	if (result instanceof Error) throw result;
+	return result;
+}
+
+/** A clip decoded and turned into the model's input tensors, ready to be batched with others. */
+export interface PreparedAudio {
+	features: FeatureTensors;
+	/** Seconds of audio after decoding. */
+	duration: number;
+	decoder: string;
+	/** Per-clip post-processing (Top K, Minimum Score, Function to Apply); the call's options otherwise. */
+	post?: Pick<ClassifyOptions, 'topK' | 'minScore' | 'functionToApply'>;
+}
+
+/** Decode, check the inference budget, compute the features: everything before ONNX Runtime. */
+export async function prepareAudio(
+	audio: Buffer,
+	spec: ModelSpec,
+	options: Pick<ClassifyOptions, 'ffmpegPath' | 'signal' | 'maxDuration' | 'decoder'>,
+): Promise<PreparedAudio> {
 	const decoded = await decodeAudio(audio, {
 		samplingRate: spec.samplingRate,
 		ffmpegPath: options.ffmpegPath,
@@ -50,22 +74,79 @@ export async function classifyAudio(
 		decoder: options.decoder,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
+	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
+	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));
+	return { features, duration: decoded.duration, decoder: decoded.decoder };
+}
+
+/** Most clips in one ONNX Runtime call, and most input values (floats) in one batch. */
+export const MAX_BATCH = 16;
+const MAX_BATCH_VALUES = 16 * 16000 * 10;
+
+/**
+ * Classifies prepared clips with one session: clips whose inputs have the
+ * same shape run as one batch (same scores as one by one, to float rounding;
+ * never padded), the others alone. One result per clip, in order; a clip that
+ * fails yields its error, the others their labels.
+ */
+export async function classifyPrepared(
+	clips: PreparedAudio[],
+	spec: ModelSpec,
+	options: ClassifyOptions,
+): Promise<Array<Classification | Error>> {
 	return await withClassifier(spec, options, async (classifier) => {
-		const [logits] = await classifier.logits([await classifier.features(decoded.samples)]);
-		const labels = postprocess(logits, {
-			functionToApply: options.functionToApply,
-			problemType: spec.config.problem_type,
-			topK: options.topK,
-			minScore: options.minScore,
-			labelOf: classifier.label,
+		const results: Array<Classification | Error> = new Array(clips.length);
+		const groups = new Map<string, number[]>();
+		clips.forEach((clip, i) => {
+			const key = Object.entries(clip.features).map(([name, t]) => `${name}:${t.type}:${t.dims.join('x')}`).join('|');
+			const group = groups.get(key);
+			if (group) group.push(i);
+			else groups.set(key, [i]);
 		});
-		return {
-			labels,
-			duration: decoded.duration,
-			decoder: decoded.decoder,
-			backend: classifier.session.backend,
-			provider: classifier.session.provider,
-			fallbackReason: classifier.session.fallbackReason,
+		const finish = (i: number, logits: Float32Array) => {
+			const clip = clips[i];
+			const post = { ...options, ...clip.post };
+			results[i] = {
+				labels: postprocess(logits, {
+					functionToApply: post.functionToApply,
+					problemType: spec.config.problem_type,
+					topK: post.topK,
+					minScore: post.minScore,
+					labelOf: classifier.label,
+				}),
+				duration: clip.duration,
+				decoder: clip.decoder,
+				backend: classifier.session.backend,
+				provider: classifier.session.provider,
+				fallbackReason: classifier.session.fallbackReason,
+			};
 		};
+		for (const members of groups.values()) {
+			const values = Object.values(clips[members[0]].features).reduce((n, t) => n + t.data.length, 0);
+			const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_BATCH_VALUES / Math.max(1, values))));
+			for (let at = 0; at < members.length; at += size) {
+				const batch = members.slice(at, at + size);
+				try {
+					const rows = await classifier.logits(batch.map((i) => clips[i].features));
+					batch.forEach((i, r) => finish(i, rows[r]));
+				} catch (error) {
+					if (!(error instanceof AudioClassificationError) || error instanceof CancelledError) throw error;
+					if (batch.length === 1) {
+						results[batch[0]] = error;
+						continue;
+					}
+					// A batch that fails (e.g. NaN scores from one clip): each clip alone, so the error lands on its own item.
+					for (const i of batch) {
+						try {
+							finish(i, (await classifier.logits([clips[i].features]))[0]);
+						} catch (e) {
+							if (!(e instanceof AudioClassificationError) || e instanceof CancelledError) throw e;
+							results[i] = e;
+						}
+					}
+				}
+			}
+		}
+		return results;
 	});
 }

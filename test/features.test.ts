@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { UnsupportedFeatureExtractorError } from '../src/errors';
 import { getFeatureExtractor } from '../src/features';
-import { Fft } from '../src/features/fft';
+import { Fft, RealFft } from '../src/features/fft';
 import type { PreprocessorConfig } from '../src/features/types';
 import { decodeWav, downmixToMono } from '../src/audio/wav';
 import { AUDIO, MODELS, expected, maxAbsDiff, readF32 } from './helpers/fixtures';
@@ -28,6 +28,19 @@ describe('FFT', () => {
 			}
 			expect(Math.abs(re[k] - dr)).toBeLessThan(1e-9);
 			expect(Math.abs(im[k] - di)).toBeLessThan(1e-9);
+		}
+	});
+
+	it.each([8, 12, 400, 512, 1024])('the real-input power spectrum matches the complex FFT for n = %i', (n) => {
+		const x = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + ((i * 7919) % 13) / 13);
+		const re = new Float64Array(n);
+		const im = new Float64Array(n);
+		new Fft(n).transform(x, new Float64Array(n), re, im);
+		const power = new Float64Array(n / 2 + 1);
+		new RealFft(n).powerSpectrum(x, power);
+		for (let k = 0; k <= n / 2; k++) {
+			const ref = re[k] * re[k] + im[k] * im[k];
+			expect(Math.abs(power[k] - ref)).toBeLessThan(1e-9 * Math.max(1, ref));
 		}
 	});
 });

@@ -4,12 +4,12 @@ import { NodeOperationError } from 'n8n-workflow';
 import * as classify from './actions/classify.operation';
 import * as detectEvents from './actions/detectEvents.operation';
 import { commonProperties, operationProperty, optionsProperty } from './descriptions/common';
-import { type AudioOperation, forEachAudio } from './helpers/run';
+import { type AudioOperation, type BatchedOperation, forEachAudio } from './helpers/run';
 import { searchModels } from './methods/listSearch';
 
 /** One file per operation under actions/; this class only describes and routes. */
-const operations: Record<string, AudioOperation> = {
-	classify: classify.execute,
+const operations: Record<string, AudioOperation | BatchedOperation> = {
+	classify: classify.batched,
 	detectEvents: detectEvents.execute,
 };
 

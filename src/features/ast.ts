@@ -14,8 +14,11 @@ const FRAME_SHIFT = 160; // 10 ms
 const PREEMPHASIS = 0.97;
 const LOG_FLOOR = 1.1920928955078125e-7; // float32 epsilon, Kaldi's floor
 
-/** Fbank frames of the clip; at most maxFrames (the ones the model keeps: AST truncates to max_length). */
-function* kaldiFbankSteps(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames: number): Steps<Float32Array[]> {
+/**
+ * Fbank frames of the clip, written row by row into `out` ([maxFrames][numMelBins],
+ * zero beyond the clip, as AST pads); at most maxFrames (AST truncates to max_length).
+ */
+function* kaldiFbankSteps(samples: Float32Array, sampleRate: number, numMelBins: number, maxFrames: number, out: Float32Array): Steps<number> {
 	const frameLength = Math.round((sampleRate * FRAME_LENGTH) / 16000);
 	const frameShift = Math.round((sampleRate * FRAME_SHIFT) / 16000);
 	const padded = 2 ** Math.ceil(Math.log2(frameLength));
@@ -28,24 +31,25 @@ function* kaldiFbankSteps(samples: Float32Array, sampleRate: number, numMelBins:
 	const fft = fftOfSize(padded);
 	const frame = new Float64Array(padded);
 	const power = new Float64Array(padded / 2 + 1);
-	const out: Float32Array[] = [];
 	for (let t = 0; t < frames; t++) {
 		if (t % 64 === 63) yield;
 		const start = t * frameShift;
 		let mean = 0;
 		for (let i = 0; i < frameLength; i++) mean += samples[start + i];
 		mean /= frameLength;
-		for (let i = 0; i < frameLength; i++) frame[i] = samples[start + i] - mean;
-		for (let i = frameLength - 1; i > 0; i--) frame[i] -= PREEMPHASIS * frame[i - 1];
-		frame[0] -= PREEMPHASIS * frame[0];
-		for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
-		frame.fill(0, frameLength);
-		fft.powerSpectrum(frame, power);
-		const row = new Float32Array(numMelBins);
-		for (let b = 0; b < numMelBins; b++) row[b] = Math.log(Math.max(applyFilter(banks[b], power), LOG_FLOOR));
-		out.push(row);
+		// remove DC, pre-emphasis (x[i] - 0.97 x[i-1], the first sample against itself), window
+		let previous = samples[start] - mean;
+		frame[0] = (previous - PREEMPHASIS * previous) * window[0];
+		for (let i = 1; i < frameLength; i++) {
+			const x = samples[start + i] - mean;
+			frame[i] = (x - PREEMPHASIS * previous) * window[i];
+			previous = x;
+		}
+		fft.powerSpectrum(frame, power); // the tail past frameLength stays zero
+		const row = t * numMelBins;
+		for (let b = 0; b < numMelBins; b++) out[row + b] = Math.log(Math.max(applyFilter(banks[b], power), LOG_FLOOR));
 	}
-	return out;
+	return frames;
 }
 
 export const astFeatureExtractor: FeatureExtractor = {
@@ -59,9 +63,8 @@ export const astFeatureExtractor: FeatureExtractor = {
 		const mean = config.mean ?? -4.2677393;
 		const std = config.std ?? 4.5689974;
 		const doNormalize = config.do_normalize ?? true;
-		const fbank = yield* kaldiFbankSteps(samples, config.sampling_rate ?? 16000, numMelBins, maxLength);
 		const data = new Float32Array(maxLength * numMelBins); // zero padding, as AST pads
-		for (let t = 0; t < Math.min(maxLength, fbank.length); t++) data.set(fbank[t], t * numMelBins);
+		yield* kaldiFbankSteps(samples, config.sampling_rate ?? 16000, numMelBins, maxLength, data);
 		if (doNormalize) {
 			for (let i = 0; i < data.length; i++) data[i] = (data[i] - mean) / (std * 2);
 		}

@@ -43,7 +43,16 @@ export const whisperFeatureExtractor: FeatureExtractor = {
 		const power = new Float64Array(bins);
 		const logMel = new Float32Array(nMels * frames); // [mel][frame]
 		let max = -Infinity;
-		for (let t = 0; t < frames; t++) {
+		// Frames wholly inside the zero padding (most of the 30 s for a voice note)
+		// have zero power: their value is the floor's, without an FFT.
+		const real = Math.min(nSamples, samples.length);
+		const silentFrom = real + nFft <= nSamples ? Math.max(0, Math.ceil((real + half) / hop)) : frames;
+		if (silentFrom < frames) {
+			const floorValue = Math.log10(MEL_FLOOR);
+			for (let m = 0; m < nMels; m++) logMel.fill(floorValue, m * frames + silentFrom, (m + 1) * frames);
+			max = floorValue;
+		}
+		for (let t = 0; t < Math.min(frames, silentFrom); t++) {
 			if (t % 256 === 255) yield;
 			const start = t * hop - half;
 			for (let i = 0; i < nFft; i++) frame[i] = reflect(start + i) * window[i];

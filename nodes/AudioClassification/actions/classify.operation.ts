@@ -1,8 +1,8 @@
 /** Classify: the labels of the whole clip, as Python's audio-classification pipeline gives them. */
-import type { IDataObject, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { type Classification, classifyAudio } from '../../../src';
-import { type AudioOperation, engineOptions } from '../helpers/run';
+import { type Classification, classifyPrepared, prepareAudio } from '../../../src';
+import { type AudioInput, type BatchedOperation, engineOptions } from '../helpers/run';
 
 const show = { show: { operation: ['classify'] } };
 
@@ -38,16 +38,32 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export const execute: AudioOperation = async function (input) {
-	const { itemIndex, options, spec, audio, signal } = input;
-	const result = await classifyAudio(audio, spec, {
+function postOptions(this: IExecuteFunctions, { itemIndex, options }: AudioInput) {
+	return {
 		topK: this.getNodeParameter('topK', itemIndex, 5) as number,
 		functionToApply: options.functionToApply ?? 'softmax',
 		minScore: options.minScore || undefined,
-		...engineOptions(options, signal),
-	});
-	const mode = this.getNodeParameter('outputMode', itemIndex, 'perLabel') as string;
-	return { items: toItems(result, mode, input.base, input.context), info: result };
+	};
+}
+
+/**
+ * What the node runs: each item decoded and featurised on its own (its errors
+ * stay on it), then items of the same model and shape share ONNX Runtime calls.
+ */
+export const batched: BatchedOperation = {
+	async prepare(input) {
+		const prepared = await prepareAudio(input.audio, input.spec, engineOptions(input.options, input.signal));
+		return { ...prepared, post: postOptions.call(this, input) };
+	},
+	async run(inputs, prepared) {
+		const first = inputs[0];
+		const results = await classifyPrepared(prepared, first.spec, { ...postOptions.call(this, first), ...engineOptions(first.options, first.signal) });
+		return results.map((result, i) => {
+			if (result instanceof Error) return result;
+			const mode = this.getNodeParameter('outputMode', inputs[i].itemIndex, 'perLabel') as string;
+			return { items: toItems(result, mode, inputs[i].base, inputs[i].context), info: result };
+		});
+	},
 };
 
 function toItems(result: Classification, mode: string, base: IDataObject, context: IDataObject): IDataObject[] {

@@ -16,8 +16,10 @@ import {
 	type DtypeChoice,
 	type FunctionToApply,
 	loadModelSpec,
+	MAX_BATCH,
 	maxDurationCeiling,
 	type ModelSpec,
+	type PreparedAudio,
 	renderSettings,
 	resolveBuiltIn,
 	type Setting,
@@ -70,16 +72,90 @@ export interface RunInfo {
 	fallbackReason?: string;
 }
 
-export type AudioOperation = (
-	this: IExecuteFunctions,
-	input: AudioInput,
-) => Promise<{ items: IDataObject[]; info: RunInfo; /** Extra binary fields for every output item (by reference). */ binary?: Record<string, IBinaryData> }>;
+export interface OperationResult {
+	items: IDataObject[];
+	info: RunInfo;
+	/** Extra binary fields for every output item (by reference). */
+	binary?: Record<string, IBinaryData>;
+}
 
-export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation): Promise<INodeExecutionData[][]> {
+export type AudioOperation = (this: IExecuteFunctions, input: AudioInput) => Promise<OperationResult>;
+
+/**
+ * An operation whose items can share ONNX Runtime calls: `prepare` does each
+ * item's own work (decode, features; its errors stay on its item), `run`
+ * classifies several prepared items of one model together.
+ */
+export interface BatchedOperation {
+	prepare(this: IExecuteFunctions, input: AudioInput): Promise<PreparedAudio>;
+	run(this: IExecuteFunctions, inputs: AudioInput[], prepared: PreparedAudio[]): Promise<Array<OperationResult | Error>>;
+}
+
+/** Prepared inputs held before a batch runs: at most this many, and this many input values (floats, 32 MB). */
+const PENDING_ITEMS = MAX_BATCH;
+const PENDING_VALUES = 8_000_000;
+
+export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation | BatchedOperation): Promise<INodeExecutionData[][]> {
 	const items = ctx.getInputData();
 	const out: INodeExecutionData[] = [];
 	const specs = new Map<string, ModelSpec | Error>();
 	const signal = ctx.getExecutionCancelSignal?.();
+	const batched = typeof operation === 'function' ? undefined : operation;
+
+	const emit = (input: AudioInput, binary: IBinaryData, result: OperationResult) => {
+		const { items: produced, info, binary: extra } = result;
+		if (info.fallbackReason) logOnce(ctx, 'warn', `Audio Classification: ${info.fallbackReason}`);
+		logOnce(ctx, 'info', `Audio Classification: ${input.spec.name} runs on ONNX Runtime ${info.backend} (${info.provider}); audio decoded by ${info.decoder}`);
+		const binaryOut: Record<string, IBinaryData> = { [input.context.binaryProperty]: binary, ...extra };
+		out.push(...produced.map((json) => ({ json, binary: binaryOut, pairedItem: { item: input.itemIndex } })));
+	};
+	const fail = (error: unknown, itemIndex: number, where: string) => {
+		const nodeError = toNodeError(ctx, error, itemIndex, where);
+		if (!ctx.continueOnFail()) throw nodeError;
+		out.push({ json: { error: nodeError.message, hint: nodeError.description ?? null }, pairedItem: { item: itemIndex } });
+	};
+
+	// Batched operations: prepared items wait here until a batch is full, the model changes, or the input ends.
+	let pending: Array<{ input: AudioInput; prepared: PreparedAudio; binary: IBinaryData; where: string }> = [];
+	let pendingKey = '';
+	let pendingValues = 0;
+	// A batch runs in ONNX Runtime's worker thread while the next items are decoded here.
+	let running: Promise<void> = Promise.resolve();
+	const runBatch = async (batch: typeof pending) => {
+		let results: Array<OperationResult | Error>;
+		try {
+			results = await batched!.run.call(ctx, batch.map((p) => p.input), batch.map((p) => p.prepared));
+		} catch (error) {
+			results = batch.map(() => error as Error);
+		}
+		return results;
+	};
+	/** Starts the pending batch; its outputs follow the previous batch's. */
+	const flush = async () => {
+		if (!batched || pending.length === 0) return;
+		const batch = pending;
+		pending = [];
+		pendingValues = 0;
+		const results = runBatch(batch);
+		const previous = running;
+		running = (async () => {
+			await previous;
+			const r = await results;
+			batch.forEach((p, i) => {
+				const result = r[i];
+				if (result instanceof Error) fail(result, p.input.itemIndex, p.where);
+				else emit(p.input, p.binary, result);
+			});
+		})();
+		running.catch(() => undefined); // handled where it is awaited (next flush or drain); never an unhandled rejection
+		// Keep at most one batch waiting: bounded memory, and a failure (without Continue On Fail) stops the loop.
+		await previous;
+	};
+	/** Every started batch has emitted its outputs. */
+	const drain = async () => {
+		await flush();
+		await running;
+	};
 
 	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 		if (signal?.aborted) {
@@ -98,21 +174,25 @@ export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOpera
 				const audio = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
 				const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
 				const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
-				const { items: produced, info, binary: extra } = await operation.call(ctx, { itemIndex, item, options, spec, audio, signal, base, context });
-				if (info.fallbackReason) logOnce(ctx, 'warn', `Audio Classification: ${info.fallbackReason}`);
-				logOnce(ctx, 'info', `Audio Classification: ${spec.name} runs on ONNX Runtime ${info.backend} (${info.provider}); audio decoded by ${info.decoder}`);
-				const binaryOut: Record<string, IBinaryData> = { [property]: binary, ...extra };
-				out.push(...produced.map((json) => ({ json, binary: binaryOut, pairedItem: { item: itemIndex } })));
+				const input: AudioInput = { itemIndex, item, options, spec, audio, signal, base, context };
+				if (!batched) {
+					emit(input, binary, await (operation as AudioOperation).call(ctx, input));
+					continue;
+				}
+				const key = `${spec.onnxPath}\u0000${JSON.stringify(engineOptions(options, undefined))}`;
+				if (key !== pendingKey) await flush();
+				pendingKey = key;
+				const prepared = await batched.prepare.call(ctx, input);
+				pending.push({ input, prepared, binary, where });
+				pendingValues += Object.values(prepared.features).reduce((n, t) => n + t.data.length, 0);
+				if (pending.length >= PENDING_ITEMS || pendingValues >= PENDING_VALUES) await flush();
 			}
 		} catch (error) {
-			const nodeError = toNodeError(ctx, error, itemIndex, where);
-			if (ctx.continueOnFail()) {
-				out.push({ json: { error: nodeError.message, hint: nodeError.description ?? null }, pairedItem: { item: itemIndex } });
-				continue;
-			}
-			throw nodeError;
+			await drain(); // the items before this one keep their place in the output
+			fail(error, itemIndex, where);
 		}
 	}
+	await drain();
 	return [out];
 }
 
