@@ -1,10 +1,10 @@
-"""Loads the Speech Commands excerpt from ../shared and builds the `_unknown_`
-and `_silence_` material, cached as one .npz so training restarts quickly."""
+"""Loads ../shared (the Speech Commands excerpt and the other-speech corpus)
+and builds the `_unknown_` and `_silence_` material, cached as one .npz so
+training restarts quickly. No synthetic speech: it would be in one class only,
+and a model learns the voice instead of the word (v2 did)."""
 import csv
-import io
+import hashlib
 import os
-import random
-import subprocess
 
 import numpy as np
 import soundfile as sf
@@ -13,28 +13,6 @@ from scipy.signal import resample_poly
 from frontend import CLIP_SAMPLES, SAMPLE_RATE
 
 COMMANDS = ["yes", "no", "up", "down", "left", "right", "stop", "go"]
-
-# Words spoken by espeak-ng for `_unknown_`. No command word, homophone or
-# near-rhyme of one (know, write, rite, town, lift, goal, top, cup, yet ...),
-# and none of the real unknown words, so those stay a fair held-out check.
-SYNTH_WORDS_TRAIN = """
-apple table window garden music paper river silver orange yellow purple
-morning evening button camera pencil rabbit monkey tiger zebra lemon pepper
-water coffee butter ladder hammer basket bottle candle kitchen mountain
-ocean planet rocket island forest desert castle dragon wizard pirate
-number letter answer question minute second hour today tomorrow yesterday
-bring carry open close start finish begin maybe never always often
-hello thanks please sorry welcome again under over between behind
-north south east west summer winter spring autumn money ticket
-doctor teacher student farmer driver singer player painter
-""".split()
-SYNTH_WORDS_VAL = """
-banana guitar blanket chicken pillow tomato elephant violin umbrella
-holiday printer journey cabinet diamond festival harbor library mirror
-""".split()
-VOICES_TRAIN = ["en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan"]
-VOICES_VAL = ["en-us-nyc", "en-gb-x-gbcwmd"]
-VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+m5", "+f1", "+f2", "+f3", "+f4"]
 
 NOISE_VAL_FRACTION = 0.2  # the last 20% of every noise file is held out
 
@@ -53,37 +31,10 @@ def fit_one_second(audio):
     return np.pad(audio, (0, CLIP_SAMPLES - len(audio)))
 
 
-def synth(word, voice, rng):
-    args = ["espeak-ng", "--stdout", "-v", voice, "-s", str(rng.randint(120, 200)),
-            "-p", str(rng.randint(25, 75)), word]
-    wav = subprocess.run(args, check=True, capture_output=True).stdout
-    audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
-    audio = resample_poly(audio, SAMPLE_RATE, sr).astype(np.float32)
-    # trim espeak's leading/trailing silence, then place at a random offset
-    loud = np.nonzero(np.abs(audio) > 0.02)[0]
-    if len(loud):
-        audio = audio[max(0, loud[0] - 800): loud[-1] + 800]
-    audio = audio[:CLIP_SAMPLES] * rng.uniform(0.3, 1.0) / max(1e-3, np.abs(audio).max())
-    out = np.zeros(CLIP_SAMPLES, dtype=np.float32)
-    start = rng.randint(0, CLIP_SAMPLES - len(audio))
-    out[start:start + len(audio)] = audio
-    return out
-
-
-def synth_set(words, voices, rng):
-    clips = []
-    for word in words:
-        for voice in voices:
-            for variant in rng.sample(VARIANTS, 2):
-                clips.append(synth(word, voice + variant, rng))
-    return np.stack(clips)
-
-
 def build(shared_dir, cache_path):
     if os.path.exists(cache_path):
         return dict(np.load(cache_path))
     root = os.path.join(shared_dir, "data", "speech-commands")
-    rng = random.Random(1234)
     out = {"train_x": [], "train_y": [], "val_x": [], "val_y": [],
            "unk_train": [], "unk_val": []}
     with open(os.path.join(root, "manifest.csv")) as f:
@@ -104,8 +55,12 @@ def build(shared_dir, cache_path):
         noise_val.append(audio[cut:])
     data = {k: np.stack(v) if k.endswith("_x") or k.startswith("unk") else np.array(v, dtype=np.int64)
             for k, v in out.items()}
-    data["synth_train"] = synth_set(SYNTH_WORDS_TRAIN, VOICES_TRAIN, rng)
-    data["synth_val"] = synth_set(SYNTH_WORDS_VAL, VOICES_VAL, rng)
+    near_silent = set()
+    with open(os.path.join(root, "near_silent.csv")) as f:
+        for row in csv.DictReader(f):
+            near_silent.add((row["label"], row["speaker"], row["take"]))
+    data["train_near_silent"] = np.array(train_keys_near_silent(root, near_silent), dtype=bool)
+    data.update(build_other_speech(shared_dir))
     data["noise_train"] = np.concatenate(noise_train)
     data["noise_train_bounds"] = np.cumsum([0] + [len(n) for n in noise_train])
     data["noise_val"] = np.concatenate(noise_val)
@@ -113,6 +68,86 @@ def build(shared_dir, cache_path):
     os.makedirs(os.path.dirname(cache_path), exist_ok=True)
     np.savez(cache_path, **data)
     return data
+
+
+def train_keys_near_silent(root, near_silent):
+    """Per training command clip (manifest order): whether near_silent.csv lists it."""
+    flags = []
+    with open(os.path.join(root, "manifest.csv")) as f:
+        for row in csv.DictReader(f):
+            if row["split"] == "training" and row["label"] in COMMANDS:
+                flags.append((row["label"], row["speaker"], row["take"]) in near_silent)
+    return flags
+
+
+# Other speech: speakers held out for validation by a hash rule; the wake-word
+# clips carry no speaker ids, so whole words are held out instead (the model
+# never hears them in training: an open-set check).
+HELD_OUT_WAKE_WORDS = ("jarvis", "view")
+
+
+def held_out_speaker(corpus, speaker):
+    """20% of the speakers of each corpus with speaker ids, by SHA-1 of corpus/speaker."""
+    return int(hashlib.sha1(f"{corpus}/{speaker}".encode()).hexdigest(), 16) % 5 == 0
+
+
+def wake_word(path):
+    return os.path.basename(path).split("_")[0].split("-")[0]
+
+
+def other_speech_split(row):
+    if row["corpus"] == "picovoice_wwb":
+        return "val" if wake_word(row["path"]) in HELD_OUT_WAKE_WORDS else "train"
+    return "val" if held_out_speaker(row["corpus"], row["speaker"]) else "train"
+
+
+def loudest_second(audio):
+    """The window the exported graph picks (frontend.loudest_window): the
+    loudest one second, in 10 ms steps; zero-padded when shorter."""
+    x = np.pad(audio, (0, CLIP_SAMPLES))
+    frames = (x[: len(x) // 160 * 160].reshape(-1, 160) ** 2).mean(axis=1)
+    n = CLIP_SAMPLES // 160
+    if len(frames) <= n:
+        return fit_one_second(audio)
+    window = np.convolve(frames, np.ones(n) / n, mode="valid")
+    start = int(np.argmax(window[: max(1, len(frames) - n + 1)])) * 160
+    return x[start:start + CLIP_SAMPLES].astype(np.float32)
+
+
+def speech_windows(audio, max_windows=8):
+    """Validation crops of a sentence: consecutive one-second windows with
+    speech in them (RMS above -40 dBFS), at most `max_windows` per clip."""
+    out = []
+    for s in range(0, len(audio) - CLIP_SAMPLES + 1, CLIP_SAMPLES):
+        w = audio[s:s + CLIP_SAMPLES]
+        if np.sqrt(np.mean(w ** 2)) > 0.01:
+            out.append(w)
+        if len(out) == max_windows:
+            break
+    return out
+
+
+def build_other_speech(shared_dir):
+    root = os.path.join(shared_dir, "data", "other-speech")
+    sentences, words_train, val_sentences, val_words = [], [], [], []
+    with open(os.path.join(root, "manifest.csv")) as f:
+        for row in csv.DictReader(f):
+            audio = decode(os.path.join(root, row["path"]))
+            split = other_speech_split(row)
+            short = len(audio) <= 3.5 * SAMPLE_RATE  # a word or two (wake words, digits)
+            if split == "train":
+                (words_train if short else sentences).append(loudest_second(audio) if short else audio)
+            elif short:
+                val_words.append(loudest_second(audio))
+            else:
+                val_sentences.extend(speech_windows(audio))
+    return {
+        "other_sent": np.concatenate(sentences),
+        "other_sent_bounds": np.cumsum([0] + [len(a) for a in sentences]),
+        "other_words_train": np.stack(words_train),
+        "other_val_words": np.stack(val_words),
+        "other_val_sentences": np.stack(val_sentences),
+    }
 
 
 def noise_crop(noise, bounds, rng, length=CLIP_SAMPLES):

@@ -42,19 +42,24 @@ class DSCNN(nn.Module):
 
 
 class TrainModel(nn.Module):
-    def __init__(self):
+    def __init__(self, channels=64):
         super().__init__()
         self.frontend = LogMelTrain()
-        self.net = DSCNN()
+        self.net = DSCNN(ch=channels)
 
 
 class ExportModel(nn.Module):
-    """input_values [batch, samples] at 16 kHz -> logits [batch, 10]."""
+    """input_values [batch, samples] at 16 kHz -> logits [batch, 10], divided
+    by the calibration temperature so that softmax scores are calibrated."""
 
-    def __init__(self, trained: TrainModel):
+    def __init__(self, trained: TrainModel, temperature: float = 1.0, unknown_bias: float = 0.0):
         super().__init__()
         self.frontend = LogMelExport()
         self.net = trained.net
+        self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature))
+        bias = torch.zeros(len(LABELS))
+        bias[LABELS.index("_unknown_")] = unknown_bias
+        self.register_buffer("label_bias", bias)
 
     def forward(self, input_values):
-        return self.net(self.frontend(loudest_window(input_values)))
+        return self.net(self.frontend(loudest_window(input_values))) * self.inv_temperature + self.label_bias

@@ -73,54 +73,85 @@ def spec_augment(feats, rng):
     return feats
 
 
-def epoch_items(d, rng, unknown_real_weight=4):
-    """(source, index, label) for one epoch: every command clip once, plus
-    `_unknown_` and `_silence_` at the size of an average command class."""
-    items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"])]
+# `_unknown_` material per epoch, as shares of the draw: crops of read
+# sentences (whole words, partial words, several words), crowd-sourced wake
+# words, the real other-word clips of Speech Commands, reversed commands.
+UNKNOWN_SHARES = (("sent", 0.45), ("wake", 0.30), ("unk", 0.15), ("rev", 0.10))
+
+
+def epoch_items(d, rng, unknown_factor=2.0):
+    """(source, index, label) for one epoch: every command clip once (minus the
+    near-silent ones listed in near_silent.csv: label noise), `_unknown_` at
+    `unknown_factor` times an average command class, `_silence_` at one."""
+    items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"]) if not d["train_near_silent"][i]]
     per_class = len(items) // 8
-    unknown_pool = ([("unk", i) for i in range(len(d["unk_train"]))] * unknown_real_weight
-                    + [("synth", i) for i in range(len(d["synth_train"]))]
-                    + [("rev", i) for i in rng.sample(range(len(d["train_x"])), 600)])
-    items += [(s, i, UNKNOWN) for s, i in rng.sample(unknown_pool, per_class)]
+    n_unknown = int(per_class * unknown_factor)
+    sizes = {"sent": 1, "wake": len(d["other_words_train"]), "unk": len(d["unk_train"]), "rev": len(d["train_x"])}
+    for src, share in UNKNOWN_SHARES:
+        items += [(src, rng.randrange(sizes[src]), UNKNOWN) for _ in range(int(n_unknown * share))]
     items += [("sil", 0, SILENCE)] * per_class
     rng.shuffle(items)
     return items
 
 
-def source_wave(d, src, i):
+def sentence_crop(d, rng):
+    """0.25-1 s of a training sentence, at a random place in a one-second clip."""
+    bounds = d["other_sent_bounds"]
+    i = rng.randrange(len(bounds) - 1)
+    n = int(rng.uniform(0.25, 1.0) * CLIP_SAMPLES)
+    start = rng.randint(int(bounds[i]), int(bounds[i + 1]) - n)
+    out = np.zeros(CLIP_SAMPLES, dtype=np.float32)
+    at = rng.randint(0, CLIP_SAMPLES - n)
+    out[at:at + n] = d["other_sent"][start:start + n]
+    return out
+
+
+def source_wave(d, src, i, rng):
     if src == "cmd":
         return d["train_x"][i]
     if src == "unk":
         return d["unk_train"][i]
-    if src == "synth":
-        return d["synth_train"][i]
+    if src == "wake":
+        return d["other_words_train"][i]
+    if src == "sent":
+        return sentence_crop(d, rng)
     return np.ascontiguousarray(d["train_x"][i][::-1])  # reversed speech
 
 
 def validation_set(d):
     """Fixed validation items: (waveform, label, group). Commands from the
-    speaker-disjoint split; `_unknown_` from real held-out words, held-out
-    synthetic words/voices and reversed validation commands; `_silence_` from
-    the held-out tail of every noise file."""
+    speaker-disjoint split; `_unknown_` only from real speech never trained on:
+    the held-out Speech Commands other words, the held-out wake words, and
+    one-second windows of sentences by held-out speakers; `_silence_` from the
+    held-out tail of every noise file."""
     rng = random.Random(99)
     items = [(x, int(y) + CMD_OFFSET, "command") for x, y in zip(d["val_x"], d["val_y"])]
-    items += [(x, UNKNOWN, "unknown_real") for x in d["unk_val"]]
-    items += [(x, UNKNOWN, "unknown_synth") for x in rng.sample(list(d["synth_val"]), 60)]
-    items += [(np.ascontiguousarray(d["val_x"][i][::-1]), UNKNOWN, "unknown_reversed")
-              for i in rng.sample(range(len(d["val_x"])), 30)]
+    items += [(x, UNKNOWN, "unknown_words") for x in d["unk_val"]]
+    items += [(x, UNKNOWN, "other_wake_words") for x in d["other_val_words"]]
+    items += [(x, UNKNOWN, "other_sentences") for x in d["other_val_sentences"]]
     for _ in range(110):
         crop = D.noise_crop(d["noise_val"], d["noise_val_bounds"], rng)
         items.append((crop * rng.uniform(0.0, 1.0) ** 2, SILENCE, "silence"))
     return items
 
 
+THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
+
+
+@torch.no_grad()
+def logits_of(model_fn, waves):
+    out = []
+    for i in range(0, len(waves), 128):
+        out.append(model_fn(torch.from_numpy(np.stack(waves[i:i + 128]).astype(np.float32))))
+    return torch.cat(out)
+
+
 @torch.no_grad()
 def evaluate(model_fn, items):
-    preds = []
-    for i in range(0, len(items), 128):
-        batch = torch.from_numpy(np.stack([x for x, _, _ in items[i:i + 128]]).astype(np.float32))
-        preds.append(model_fn(batch).argmax(1))
-    preds = torch.cat(preds).numpy()
+    logits = logits_of(model_fn, [x for x, _, _ in items])
+    probs = torch.softmax(logits, 1).numpy()
+    preds = probs.argmax(1)
+    top = probs.max(1)
     labels = np.array([y for _, y, _ in items])
     groups = np.array([g for _, _, g in items])
     conf = np.zeros((len(LABELS), len(LABELS)), dtype=int)
@@ -128,14 +159,74 @@ def evaluate(model_fn, items):
         conf[y, p] += 1
     by_group = {g: float((preds[groups == g] == labels[groups == g]).mean()) for g in sorted(set(groups))}
     non_command = labels < CMD_OFFSET
+    command = ~non_command
+    other = np.isin(groups, ["unknown_words", "other_wake_words", "other_sentences"])
+    silence = groups == "silence"
+    fires = preds >= CMD_OFFSET
+    curve = [{
+        "threshold": t,
+        "command_recall": float(((preds == labels) & (top >= t))[command].mean()),
+        "other_speech_false_trigger": float((fires & (top >= t))[other].mean()),
+        "silence_false_trigger": float((fires & (top >= t))[silence].mean()),
+    } for t in THRESHOLDS]
     return {
         "accuracy": float((preds == labels).mean()),
         "items": int(len(labels)),
         "accuracy_by_group": by_group,
         "items_by_group": {g: int((groups == g).sum()) for g in sorted(set(groups))},
-        "false_trigger_rate": float((preds[non_command] >= CMD_OFFSET).mean()),
+        "false_trigger_rate": float(fires[non_command].mean()),
+        "other_speech_false_trigger": float(fires[other].mean()),
+        "threshold_curve": curve,
         "confusion": conf.tolist(),
     }
+
+
+def fit_temperature(logits, labels):
+    """Temperature scaling (Guo et al., 2017): one scalar T minimising the
+    validation NLL of softmax(logits / T)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+    y = torch.tensor(labels)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp())
+
+
+UNKNOWN_BIASES = [round(0.25 * i, 2) for i in range(13)]
+
+
+def choose_unknown_bias(logits, labels, groups, min_recall=0.93, max_false_trigger=0.05):
+    """A prior shift toward `_unknown_` (added to its calibrated logit), chosen on
+    validation by a rule fixed in advance: the smallest bias at which other speech
+    comes out as a command at most `max_false_trigger` of the time while command
+    recall stays at least `min_recall`; if none reaches that, the bias with the
+    fewest false triggers among those keeping the recall (0 if none keeps it)."""
+    y = np.array(labels)
+    g = np.array(groups)
+    command = y >= CMD_OFFSET
+    other = np.isin(g, ["unknown_words", "other_wake_words", "other_sentences"])
+    rows = []
+    for b in UNKNOWN_BIASES:
+        shifted = logits.clone()
+        shifted[:, UNKNOWN] += b
+        pred = shifted.argmax(1).numpy()
+        rows.append({"bias": b, "command_recall": float((pred == y)[command].mean()),
+                     "other_speech_false_trigger": float((pred >= CMD_OFFSET)[other].mean())})
+    keeping = [r for r in rows if r["command_recall"] >= min_recall]
+    meeting = [r for r in keeping if r["other_speech_false_trigger"] <= max_false_trigger]
+    if meeting:
+        chosen = meeting[0]["bias"]
+    elif keeping:
+        chosen = min(keeping, key=lambda r: (r["other_speech_false_trigger"], r["bias"]))["bias"]
+    else:
+        chosen = 0.0
+    return chosen, rows
 
 
 @torch.no_grad()
@@ -155,22 +246,22 @@ def long_noise_false_triggers(model_fn, d):
             "false_triggers": int((preds >= CMD_OFFSET).sum())}
 
 
-def train(d, epochs, seed, snr_min=0.0, unknown_real_weight=4):
+def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64):
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = TrainModel()
+    model = TrainModel(channels)
     opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3, weight_decay=1e-3)
-    steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0))) / 64)
+    steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0), unknown_factor)) / 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.15)
     for epoch in range(epochs):
         model.train()
-        items = epoch_items(d, rng, unknown_real_weight)
+        items = epoch_items(d, rng, unknown_factor)
         t0, total, correct, loss_sum = time.time(), 0, 0, 0.0
         for b in range(0, len(items), 64):
             batch = items[b:b + 64]
             waves = [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
-                     else augment_speech(source_wave(d, src, i), rng, d["noise_train"], d["noise_train_bounds"],
+                     else augment_speech(source_wave(d, src, i, rng), rng, d["noise_train"], d["noise_train_bounds"],
                                          snr_min)
                      for src, i, _ in batch]
             y = torch.tensor([label for _, _, label in batch])
@@ -191,8 +282,8 @@ def train(d, epochs, seed, snr_min=0.0, unknown_real_weight=4):
     return model
 
 
-def export(model, out_dir):
-    exp = ExportModel(model).eval()
+def export(model, out_dir, temperature=1.0, unknown_bias=0.0):
+    exp = ExportModel(model, temperature, unknown_bias).eval()
     os.makedirs(os.path.join(out_dir, "onnx"), exist_ok=True)
     path = os.path.join(out_dir, "onnx", "model.onnx")
     dummy = torch.zeros(1, CLIP_SAMPLES)
@@ -232,41 +323,59 @@ def export(model, out_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
-    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data.npz"))
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=28)
+    ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snr-min", type=float, default=3.0, help="noise SNR drawn from [min, min+25] dB")
-    ap.add_argument("--unknown-real-weight", type=int, default=10, help="repeats of real unknown clips in the pool")
+    ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
+    ap.add_argument("--unknown-factor", type=float, default=3.0,
+                    help="`_unknown_` items per epoch, in units of an average command class")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
-    print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands, "
-          f"{len(d['unk_train'])}+{len(d['synth_train'])} unknown, ({time.time() - t0:.0f}s)", flush=True)
-    model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_real_weight)
-    checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
-    os.makedirs(checkpoints, exist_ok=True)
-    torch.save(model.state_dict(), os.path.join(
-        checkpoints, f"seed{args.seed}-e{args.epochs}-snr{args.snr_min:g}-unk{args.unknown_real_weight}.pt"))
-    exp = export(model, args.out)
+    print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands "
+          f"({int(d['train_near_silent'].sum())} near-silent dropped from training), "
+          f"unknown: {len(d['unk_train'])} words, {len(d['other_words_train'])} wake words, "
+          f"{len(d['other_sent']) / 16000 / 60:.0f} min of sentences ({time.time() - t0:.0f}s)", flush=True)
+    if args.from_checkpoint:
+        # Calibrate and export a model trained earlier by this script (same arguments).
+        model = TrainModel(args.channels)
+        model.load_state_dict(torch.load(args.from_checkpoint))
+        model.eval()
+    else:
+        model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels)
+        checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
+        os.makedirs(checkpoints, exist_ok=True)
+        torch.save(model.state_dict(), os.path.join(
+            checkpoints, f"v3-seed{args.seed}-e{args.epochs}-ch{args.channels}-snr{args.snr_min:g}-unk{args.unknown_factor:g}.pt"))
     val = validation_set(d)
+    # Calibration: temperature scaling on the validation logits, baked into the graph.
+    raw = logits_of(ExportModel(model).eval(), [x for x, _, _ in val])
+    temperature = fit_temperature(raw, [y for _, y, _ in val])
+    unknown_bias, bias_curve = choose_unknown_bias(raw / temperature, [y for _, y, _ in val], [g for _, _, g in val])
+    exp = export(model, args.out, temperature, unknown_bias)
     metrics = {
-        "validation": evaluate(lambda x: model.net(model.frontend(x)), val),
-        "validation_exported_graph": evaluate(exp, val)["accuracy"],
+        "validation": evaluate(exp, val),
+        "validation_uncalibrated": evaluate(lambda x: model.net(model.frontend(x)), val)["accuracy"],
+        "temperature": temperature,
+        "unknown_bias": unknown_bias,
+        "unknown_bias_curve": bias_curve,
         "long_noise": long_noise_false_triggers(exp, d),
         "params": sum(p.numel() for p in model.net.parameters()),
         "epochs": args.epochs, "seed": args.seed, "snr_min": args.snr_min,
-        "unknown_real_weight": args.unknown_real_weight,
-        "train_seconds": round(time.time() - t0),
+        "unknown_factor": args.unknown_factor, "channels": args.channels,
+        ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
         "torch": torch.__version__,
     }
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
     print(json.dumps({k: v for k, v in metrics["validation"].items() if k != "confusion"}, indent=2))
-    print("exported-graph accuracy", metrics["validation_exported_graph"], "long noise", metrics["long_noise"])
+    print("temperature", temperature, "unknown bias", unknown_bias, "long noise", metrics["long_noise"])
 
 
 if __name__ == "__main__":
