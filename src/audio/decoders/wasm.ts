@@ -22,7 +22,38 @@ interface StreamingDecoder {
 	ready: Promise<void>;
 	decode(data: Uint8Array): DecodedAudio | Promise<DecodedAudio>;
 	flush?(): Promise<DecodedAudio>;
+	/** Ready for a new file (the wasm-audio-decoders have it; absent: never reused). */
+	reset?(): Promise<void> | void;
 	free(): void;
+}
+
+/**
+ * One idle decoder kept per kind: a WebAssembly instance (and its memory) per
+ * voice note costs more than decoding it. A decoder is reused only after a
+ * clean decode and a reset; one that failed is freed.
+ */
+const idle = new Map<() => StreamingDecoder, StreamingDecoder>();
+
+function acquire(make: () => StreamingDecoder): StreamingDecoder {
+	const kept = idle.get(make);
+	if (kept) {
+		idle.delete(make);
+		return kept;
+	}
+	return make();
+}
+
+async function release(make: () => StreamingDecoder, decoder: StreamingDecoder, clean: boolean): Promise<void> {
+	if (clean && decoder.reset && !idle.has(make)) {
+		try {
+			await decoder.reset();
+			idle.set(make, decoder);
+			return;
+		} catch {
+			// fall through: not reusable
+		}
+	}
+	decoder.free();
 }
 
 // ES modules, loaded on first use (require(esm), Node >= 20.19)
@@ -70,18 +101,20 @@ async function decodeStreaming(
 	make: () => StreamingDecoder,
 ): Promise<DecodedPcm> {
 	const sink = new MonoSink(ctx);
-	const decoder = make();
+	const decoder = acquire(make);
 	let firstError: string | undefined;
 	const take = async (r: DecodedAudio) => {
 		if (r.errors?.length && !firstError) firstError = r.errors[0].message;
 		if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
 	};
+	let clean = false;
 	try {
 		await decoder.ready;
 		await feedInSlices(input, ctx, async (slice) => await take(await decoder.decode(slice)));
 		if (decoder.flush) await take(await decoder.flush());
+		clean = !firstError;
 	} finally {
-		decoder.free();
+		await release(make, decoder, clean);
 	}
 	if (sink.frames === 0) throw corrupt(format, firstError);
 	return { sampleRate: sink.rate, source: sink.toSource(), name };
