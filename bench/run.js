@@ -34,20 +34,8 @@ const ffmpeg = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
 const MODELS_DIR = path.join(ROOT, 'test', 'fixtures', 'models');
 const work = mkdtempSync(path.join(tmpdir(), 'bench-'));
 
-const stats = (xs) => {
-	const s = [...xs].sort((a, b) => a - b);
-	return { median: s[Math.floor(s.length / 2)], p90: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] };
-};
-async function time(fn, rounds = ROUNDS) {
-	await fn(); // warm-up: model load, JIT, page cache
-	const t = [];
-	for (let i = 0; i < rounds; i++) {
-		const t0 = process.hrtime.bigint();
-		await fn();
-		t.push(Number(process.hrtime.bigint() - t0) / 1e6);
-	}
-	return stats(t);
-}
+const { stats, timings } = require(path.join(ROOT, 'scripts', 'lib', 'bench'));
+const time = async (fn, rounds = ROUNDS) => stats(await timings(fn, rounds));
 const ms = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const rows = [];
 const report = (section, row) => {

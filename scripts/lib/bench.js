@@ -7,7 +7,8 @@ function median(xs) {
 	return s[Math.floor(s.length / 2)];
 }
 
-async function timed(fn, rounds) {
+/** Milliseconds of each of `rounds` runs of fn, after one untimed warm-up. */
+async function timings(fn, rounds) {
 	await fn();
 	const times = [];
 	for (let i = 0; i < rounds; i++) {
@@ -15,7 +16,17 @@ async function timed(fn, rounds) {
 		await fn();
 		times.push(Number(process.hrtime.bigint() - t) / 1e6);
 	}
-	return median(times);
+	return times;
 }
 
-module.exports = { median, timed };
+async function timed(fn, rounds) {
+	return median(await timings(fn, rounds));
+}
+
+/** Median and 90th percentile. */
+function stats(xs) {
+	const s = [...xs].sort((a, b) => a - b);
+	return { median: s[Math.floor(s.length / 2)], p90: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] };
+}
+
+module.exports = { median, stats, timed, timings };
