@@ -67,18 +67,7 @@ export class Fft {
 	}
 
 	private butterfly2(re: Float64Array, im: Float64Array, o: number, m: number, step: number): void {
-		for (let k = 0; k < m; k++) {
-			const c = this.cos[k * step];
-			const s = this.sin[k * step];
-			const a = o + k;
-			const b = a + m;
-			const tRe = re[b] * c - im[b] * s;
-			const tIm = re[b] * s + im[b] * c;
-			re[b] = re[a] - tRe;
-			im[b] = im[a] - tIm;
-			re[a] += tRe;
-			im[a] += tIm;
-		}
+		butterfly2(re, im, this.cos, this.sin, o, m, step);
 	}
 
 	private butterfly4(re: Float64Array, im: Float64Array, o: number, m: number, step: number): void {
@@ -157,6 +146,22 @@ export class Fft {
 	}
 }
 
+/** Radix-2 butterflies of two interleaved halves [o, o+m) and [o+m, o+2m), twiddles W^(k*step). */
+function butterfly2(re: Float64Array, im: Float64Array, cos: Float64Array, sin: Float64Array, o: number, m: number, step: number): void {
+	for (let k = 0; k < m; k++) {
+		const c = cos[k * step];
+		const s = sin[k * step];
+		const a = o + k;
+		const b = a + m;
+		const tRe = re[b] * c - im[b] * s;
+		const tIm = re[b] * s + im[b] * c;
+		re[b] = re[a] - tRe;
+		im[b] = im[a] - tIm;
+		re[a] += tRe;
+		im[a] += tIm;
+	}
+}
+
 function smallestFactor(n: number): number {
 	if (n % 4 === 0 && n > 4) return 4;
 	for (let f = 2; f * f <= n; f++) if (n % f === 0) return f;
@@ -209,20 +214,7 @@ class Radix2 {
 		const sin = this.sin;
 		for (let half = 1; half < n; half <<= 1) {
 			const step = n / (half << 1);
-			for (let start = 0; start < n; start += half << 1) {
-				for (let k = 0; k < half; k++) {
-					const c = cos[k * step];
-					const s = sin[k * step];
-					const a = start + k;
-					const b = a + half;
-					const tRe = re[b] * c - im[b] * s;
-					const tIm = re[b] * s + im[b] * c;
-					re[b] = re[a] - tRe;
-					im[b] = im[a] - tIm;
-					re[a] += tRe;
-					im[a] += tIm;
-				}
-			}
+			for (let start = 0; start < n; start += half << 1) butterfly2(re, im, cos, sin, start, half, step);
 		}
 	}
 }
