@@ -11,6 +11,7 @@ export { downloadHubModel, offlineFromEnv, resolveHubAccess, searchHubModels } f
 export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';
 export { classifyAudio, classifyPrepared, MAX_BATCH, prepareAudio, type Classification, type ClassifyOptions, type PreparedAudio } from './pipeline';
+export { featureValues } from './tasks/classifier';
 export type { FunctionToApply, LabelScore } from './postprocess';
 export { DEFAULT_MAX_DURATION_S, DETECT_MAX_DURATION_S, maxDurationCeiling } from './config';
 export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';

@@ -4,14 +4,14 @@
  */
 import { decodeAudio, type DecoderChoice } from './audio/decode';
 import { AudioClassificationError, CancelledError } from './errors';
-import { type FeatureTensors, getFeatureExtractor } from './features';
+import type { FeatureTensors } from './features';
 import { checkInferenceBudget } from './inference/budget';
 import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
 import type { ModelSpec } from './model/spec';
-import { withClassifier } from './tasks/classifier';
+import { extractFeatures, featureValues, withClassifier } from './tasks/classifier';
 import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
-import { runSliced, Slicer } from './util/slicer';
+import { Slicer } from './util/slicer';
 
 export interface ClassifyOptions {
 	topK: number;
@@ -74,8 +74,7 @@ export async function prepareAudio(
 		decoder: options.decoder,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
-	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
-	const features = await runSliced(extractor.steps(decoded.samples, spec.preprocessor), new Slicer(options.signal));
+	const features = await extractFeatures(spec, decoded.samples, new Slicer(options.signal));
 	return { features, duration: decoded.duration, decoder: decoded.decoder };
 }
 
@@ -122,7 +121,7 @@ export async function classifyPrepared(
 			};
 		};
 		for (const members of groups.values()) {
-			const values = Object.values(clips[members[0]].features).reduce((n, t) => n + t.data.length, 0);
+			const values = featureValues(clips[members[0]].features);
 			const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_BATCH_VALUES / Math.max(1, values))));
 			for (let at = 0; at < members.length; at += size) {
 				const batch = members.slice(at, at + size);

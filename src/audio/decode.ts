@@ -149,10 +149,11 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 	const builtIn = DECODERS.find((d) => d.builtIn && d.sniff(head));
 	if (!builtIn) {
 		if (choice === 'builtIn') {
+			const format = guessFormat(head);
 			throw new AudioDecodeError(
-				`${guessFormat(head)} has no built-in decoder`,
+				`${format} has no built-in decoder`,
 				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.` +
-					(guessFormat(head).startsWith('MP4') || guessFormat(head).startsWith('AAC') ? ` ${AAC_OPT_IN_HINT}` : ''),
+					(/^(MP4|AAC)/.test(format) ? ` ${AAC_OPT_IN_HINT}` : ''),
 				{ kind: 'noBuiltInDecoder', formats: BUILT_IN_FORMATS },
 			);
 		}

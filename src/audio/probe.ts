@@ -30,47 +30,58 @@ function probeFlac(input: Buffer): ContainerProbe {
 	return { container: 'flac', duration: totalSamples / sampleRate };
 }
 
-function probeMp4(input: Buffer): ContainerProbe {
-	let offset = 0;
-	let sawMdat = false;
-	let moovAfterMdat = false;
-	let moov: { start: number; end: number } | undefined;
-	for (let boxes = 0; offset + 8 <= input.length && boxes < 10_000; boxes++) {
-		let size = input.readUInt32BE(offset);
-		const type = input.toString('latin1', offset + 4, offset + 8);
+/** One ISO-BMFF box: its type and body span (clamped to the parent). */
+export interface Mp4Box {
+	type: string;
+	/** Body start (after the 8- or 16-byte header). */
+	start: number;
+	end: number;
+}
+
+/** The boxes between start and end: 64-bit sizes, size 0 = "to the end"; stops at a malformed size. */
+export function* mp4Boxes(buf: Buffer, start: number, end: number): Generator<Mp4Box> {
+	let o = start;
+	for (let n = 0; o + 8 <= end && n < 100_000; n++) {
+		let size = buf.readUInt32BE(o);
 		let header = 8;
 		if (size === 1) {
-			if (offset + 16 > input.length) break;
-			size = Number(input.readBigUInt64BE(offset + 8));
+			if (o + 16 > end) return;
+			size = Number(buf.readBigUInt64BE(o + 8));
 			header = 16;
 		} else if (size === 0) {
-			size = input.length - offset;
+			size = end - o;
 		}
-		if (size < header) break;
-		if (type === 'mdat') sawMdat = true;
-		if (type === 'moov') {
+		if (size < header) return;
+		yield { type: buf.toString('latin1', o + 4, o + 8), start: o + header, end: Math.min(end, o + size) };
+		o += size;
+	}
+}
+
+function probeMp4(input: Buffer): ContainerProbe {
+	let sawMdat = false;
+	let moovAfterMdat = false;
+	let moov: Mp4Box | undefined;
+	for (const box of mp4Boxes(input, 0, input.length)) {
+		if (box.type === 'mdat') sawMdat = true;
+		if (box.type === 'moov') {
 			moovAfterMdat = sawMdat;
-			moov = { start: offset + header, end: Math.min(input.length, offset + size) };
+			moov = box;
 			break;
 		}
-		offset += size;
 	}
 	const needsSeek = !moov || moovAfterMdat;
 	if (!moov) return { container: 'mp4', needsSeek };
-	for (let o = moov.start; o + 8 <= moov.end; ) {
-		const size = input.readUInt32BE(o);
-		const type = input.toString('latin1', o + 4, o + 8);
-		if (size < 8) break;
-		if (type === 'mvhd' && o + 32 <= moov.end) {
-			const version = input[o + 8];
-			const timescale = version === 1 ? input.readUInt32BE(o + 28) : input.readUInt32BE(o + 20);
+	for (const box of mp4Boxes(input, moov.start, moov.end)) {
+		const b = box.start; // version(1) flags(3) created modified timescale duration
+		if (box.type === 'mvhd' && b + 24 <= moov.end) {
+			const version = input[b];
+			const timescale = version === 1 ? input.readUInt32BE(b + 20) : input.readUInt32BE(b + 12);
 			const duration =
-				version === 1 ? (o + 40 <= moov.end ? Number(input.readBigUInt64BE(o + 32)) : 0) : input.readUInt32BE(o + 24);
+				version === 1 ? (b + 32 <= moov.end ? Number(input.readBigUInt64BE(b + 24)) : 0) : input.readUInt32BE(b + 16);
 			// 0xFFFFFFFF (or all ones) means "unknown" in fragmented files.
 			const known = timescale > 0 && duration > 0 && duration !== 0xffffffff;
 			return { container: 'mp4', needsSeek, duration: known ? duration / timescale : undefined };
 		}
-		o += size;
 	}
 	return { container: 'mp4', needsSeek };
 }

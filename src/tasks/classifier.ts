@@ -32,6 +32,16 @@ export interface PreparedClassifier {
 	label(index: number): string;
 }
 
+/** The model's input tensors for one clip or window, computed in slices (the event loop keeps turning). */
+export async function extractFeatures(spec: ModelSpec, samples: Float32Array, slicer: Slicer): Promise<FeatureTensors> {
+	return await runSliced(getFeatureExtractor(spec.preprocessor.feature_extractor_type).steps(samples, spec.preprocessor), slicer);
+}
+
+/** How many input values (floats or ints) a clip's tensors hold: what a batch or a queue is bounded by. */
+export function featureValues(features: FeatureTensors): number {
+	return Object.values(features).reduce((n, t) => n + t.data.length, 0);
+}
+
 /** Runs `fn` with the model's classifier; the session stays leased (never released under it) until fn ends. */
 export async function withClassifier<T>(spec: ModelSpec, options: ClassifierOptions, fn: (c: PreparedClassifier) => Promise<T>): Promise<T> {
 	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
@@ -43,7 +53,7 @@ export async function withClassifier<T>(spec: ModelSpec, options: ClassifierOpti
 				spec,
 				extractor,
 				session,
-				features: (samples) => runSliced(extractor.steps(samples, spec.preprocessor), slicer),
+				features: (samples) => extractFeatures(spec, samples, slicer),
 				async logits(batch) {
 					if (options.signal?.aborted) throw new CancelledError();
 					const rows = await runClassifierBatch(session.session, batch);

@@ -14,6 +14,7 @@ import {
 	DEFAULT_MAX_DURATION_S,
 	type Device,
 	type DtypeChoice,
+	featureValues,
 	type FunctionToApply,
 	loadModelSpec,
 	MAX_BATCH,
@@ -184,7 +185,7 @@ export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOpera
 				pendingKey = key;
 				const prepared = await batched.prepare.call(ctx, input);
 				pending.push({ input, prepared, binary, where });
-				pendingValues += Object.values(prepared.features).reduce((n, t) => n + t.data.length, 0);
+				pendingValues += featureValues(prepared.features);
 				if (pending.length >= PENDING_ITEMS || pendingValues >= PENDING_VALUES) await flush();
 			}
 		} catch (error) {

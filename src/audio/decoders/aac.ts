@@ -12,6 +12,7 @@
  * against the duration limit first.
  */
 import { AudioDecodeError } from '../../errors';
+import { type Mp4Box as Box, mp4Boxes } from '../probe';
 import { MonoSink, feedInSlices } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
@@ -48,32 +49,8 @@ function isAdts(head: Buffer): boolean {
 
 const ASC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
-interface Box {
-	type: string;
-	start: number; // body start
-	end: number;
-}
-
-function* boxes(buf: Buffer, start: number, end: number): Generator<Box> {
-	let o = start;
-	for (let n = 0; o + 8 <= end && n < 100_000; n++) {
-		let size = buf.readUInt32BE(o);
-		let header = 8;
-		if (size === 1) {
-			if (o + 16 > end) return;
-			size = Number(buf.readBigUInt64BE(o + 8));
-			header = 16;
-		} else if (size === 0) {
-			size = end - o;
-		}
-		if (size < header) return;
-		yield { type: buf.toString('latin1', o + 4, o + 8), start: o + header, end: Math.min(end, o + size) };
-		o += size;
-	}
-}
-
 const child = (buf: Buffer, parent: Box, type: string) => {
-	for (const b of boxes(buf, parent.start, parent.end)) if (b.type === type) return b;
+	for (const b of mp4Boxes(buf, parent.start, parent.end)) if (b.type === type) return b;
 	return undefined;
 };
 
@@ -114,10 +91,10 @@ function esdsRate(buf: Buffer, esds: Box): number {
  * track's rate cannot be read.
  */
 export function mp4DecodableSeconds(buf: Buffer): number | undefined {
-	const moov = [...boxes(buf, 0, buf.length)].find((b) => b.type === 'moov');
-	if (!moov || moov.end > buf.length) return undefined;
+	const moov = [...mp4Boxes(buf, 0, buf.length)].find((b) => b.type === 'moov');
+	if (!moov) return undefined;
 	let most = 0;
-	for (const trak of boxes(buf, moov.start, moov.end)) {
+	for (const trak of mp4Boxes(buf, moov.start, moov.end)) {
 		if (trak.type !== 'trak') continue;
 		const mdia = child(buf, trak, 'mdia');
 		const stbl = mdia && child(buf, mdia, 'minf') && child(buf, child(buf, mdia, 'minf')!, 'stbl');
@@ -132,9 +109,9 @@ export function mp4DecodableSeconds(buf: Buffer): number | undefined {
 		const head = version === 1 ? 52 : version === 2 && entry + 40 <= stsd.end ? buf.readUInt32BE(entry + 36) : 36;
 		const entryEnd = Math.min(stsd.end, entry + buf.readUInt32BE(entry));
 		let perSecond = 0;
-		const inner = [...boxes(buf, entry + head, entryEnd)];
+		const inner = [...mp4Boxes(buf, entry + head, entryEnd)];
 		const wave = inner.find((b) => b.type === 'wave'); // QuickTime keeps esds inside 'wave'
-		if (wave) inner.push(...boxes(buf, wave.start, wave.end));
+		if (wave) inner.push(...mp4Boxes(buf, wave.start, wave.end));
 		for (const b of inner) {
 			if (b.type === 'esds') perSecond = esdsRate(buf, b) / 1024;
 			if (b.type === 'alac' && b.end - b.start >= 28) {
