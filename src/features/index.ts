@@ -1,6 +1,7 @@
 /** Feature extractors by preprocessor_config.json's feature_extractor_type. */
 import { UnsupportedFeatureExtractorError } from '../errors';
 import { astFeatureExtractor } from './ast';
+import { clapFeatureExtractor } from './clap';
 import type { FeatureExtractor } from './types';
 import { wav2vec2FeatureExtractor } from './wav2vec2';
 import { whisperFeatureExtractor } from './whisper';
@@ -9,6 +10,7 @@ const EXTRACTORS: Record<string, FeatureExtractor> = {
 	Wav2Vec2FeatureExtractor: wav2vec2FeatureExtractor,
 	ASTFeatureExtractor: astFeatureExtractor,
 	WhisperFeatureExtractor: whisperFeatureExtractor,
+	ClapFeatureExtractor: clapFeatureExtractor,
 };
 
 export const SUPPORTED_FEATURE_EXTRACTORS = Object.keys(EXTRACTORS);
@@ -19,7 +21,7 @@ export function getFeatureExtractor(type: string | undefined): FeatureExtractor 
 		throw new UnsupportedFeatureExtractorError(
 			`The model's feature extractor "${type ?? '(none)'}" is not supported`,
 			`Supported types: ${SUPPORTED_FEATURE_EXTRACTORS.join(', ')}. Choose a model whose ` +
-				'preprocessor_config.json names one of them (wav2vec2, HuBERT, WavLM, AST, Whisper classifiers).',
+				'preprocessor_config.json names one of them (wav2vec2, HuBERT, WavLM, AST, Whisper classifiers; CLAP for zero-shot).',
 		);
 	}
 	return extractor;

@@ -2,8 +2,8 @@ import type { Steps } from '../util/slicer';
 
 /** Tensors produced by a feature extractor, independent of ONNX Runtime. */
 export interface FeatureTensor {
-	type: 'float32' | 'int64';
-	data: Float32Array | BigInt64Array;
+	type: 'float32' | 'int64' | 'bool';
+	data: Float32Array | BigInt64Array | Uint8Array;
 	dims: number[];
 }
 
@@ -27,6 +27,14 @@ export interface PreprocessorConfig {
 	chunk_length?: number;
 	n_samples?: number;
 	nb_max_frames?: number;
+	// CLAP
+	fft_window_size?: number;
+	frequency_min?: number;
+	frequency_max?: number;
+	max_length_s?: number;
+	nb_max_samples?: number;
+	padding?: string;
+	truncation?: string;
 	[key: string]: unknown;
 }
 

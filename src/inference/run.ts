@@ -26,14 +26,22 @@ export async function runClassifierBatch(session: RemoteSession, batch: FeatureT
 		if (parts.some((t) => t.data.length !== size || t.type !== first.type)) {
 			throw new GraphMismatchError('Windows of one batch differ in shape', 'This is a bug: every window of a batch has the same length.');
 		}
-		const data = first.type === 'int64' ? new BigInt64Array(size * parts.length) : new Float32Array(size * parts.length);
-		parts.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * size));
-		stacked[name] = { type: first.type, data, dims: [parts.length, ...first.dims.slice(1)] };
+		stacked[name] = stackTensors(parts);
 	}
 	const all = await runClassifier(session, stacked, batch.length);
 	const rows: Logits[] = [];
 	for (let i = 0; i < batch.length; i++) rows.push({ data: all.data.subarray(i * all.classes, (i + 1) * all.classes), classes: all.classes });
 	return rows;
+}
+
+/** Tensors of one shape stacked along the batch dimension. */
+export function stackTensors(parts: FeatureTensor[]): FeatureTensor {
+	const first = parts[0];
+	const size = first.data.length;
+	const Typed = first.type === 'int64' ? BigInt64Array : first.type === 'bool' ? Uint8Array : Float32Array;
+	const data = new Typed(size * parts.length);
+	parts.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * size));
+	return { type: first.type, data, dims: [parts.length, ...first.dims.slice(1)] };
 }
 
 export async function runClassifier(session: RemoteSession, features: FeatureTensors, rows = 1): Promise<Logits> {

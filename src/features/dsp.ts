@@ -1,0 +1,204 @@
+/**
+ * The DSP every spectrogram extractor is built from (AST, Whisper, CLAP):
+ * windows, mel filter banks on the htk / slaney / kaldi scales with optional
+ * slaney normalisation, and one framed power-spectrum -> mel -> log routine
+ * with the options those extractors differ in. Float64 throughout, as
+ * transformers' numpy code computes it. Tables are built once per config.
+ */
+import { fftOfSize } from './fft';
+import type { Steps } from '../util/slicer';
+
+const tables = new Map<string, unknown>();
+
+/** Filter banks and windows depend only on the config: build them once, not per item. */
+export function cachedTable<T>(key: string, build: () => T): T {
+	let table = tables.get(key) as T | undefined;
+	if (table === undefined) {
+		table = build();
+		tables.set(key, table);
+	}
+	return table;
+}
+
+// ------------------------------------------------------------------ windows
+
+/** Hann window; periodic (numpy's hanning(n + 1)[:-1], torch's default) or symmetric (Kaldi's "hanning"). */
+export function hannWindow(length: number, periodic: boolean): Float64Array {
+	const w = new Float64Array(length);
+	const denominator = periodic ? length : length - 1;
+	for (let i = 0; i < length; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / denominator);
+	return w;
+}
+
+// --------------------------------------------------------------- mel scales
+
+export type MelScale = 'htk' | 'slaney' | 'kaldi';
+
+const MIN_LOG_HZ = 1000;
+const MIN_LOG_MEL = 15;
+const LOGSTEP = 27 / Math.log(6.4);
+
+export function hzToMel(f: number, scale: MelScale): number {
+	if (scale === 'htk') return 2595 * Math.log10(1 + f / 700);
+	if (scale === 'kaldi') return 1127 * Math.log(1 + f / 700);
+	return f >= MIN_LOG_HZ ? MIN_LOG_MEL + Math.log(f / MIN_LOG_HZ) * LOGSTEP : (3 * f) / 200;
+}
+
+export function melToHz(m: number, scale: MelScale): number {
+	if (scale === 'htk') return 700 * (10 ** (m / 2595) - 1);
+	if (scale === 'kaldi') return 700 * (Math.exp(m / 1127) - 1);
+	return m >= MIN_LOG_MEL ? MIN_LOG_HZ * Math.exp((m - MIN_LOG_MEL) / LOGSTEP) : (200 * m) / 3;
+}
+
+export interface MelBankOptions {
+	/** FFT bins the filters span (n_fft / 2 + 1; Kaldi: n_fft / 2, plus a zero Nyquist bin). */
+	numFrequencyBins: number;
+	numMelFilters: number;
+	minFrequency: number;
+	maxFrequency: number;
+	samplingRate: number;
+	melScale: MelScale;
+	/** 'slaney': each filter scaled to constant energy per Hz (librosa's default). */
+	norm?: 'slaney' | null;
+	/** Kaldi: triangles drawn in mel space over bins `samplingRate / (2 * numFrequencyBins)` apart. */
+	triangularizeInMelSpace?: boolean;
+	/** Zero bins appended to every filter (Kaldi's Nyquist bin). */
+	zeroBinsAfter?: number;
+}
+
+/** Triangular mel filters, laid out [numMelFilters][numFrequencyBins (+ zeroBinsAfter)], as transformers' mel_filter_bank. */
+export function melFilterBank(o: MelBankOptions): Float64Array[] {
+	const { numFrequencyBins: bins, numMelFilters: n, melScale: scale } = o;
+	const melMin = hzToMel(o.minFrequency, scale);
+	const melMax = hzToMel(o.maxFrequency, scale);
+	const melEdges = Array.from({ length: n + 2 }, (_, i) => melMin + ((melMax - melMin) * i) / (n + 1));
+	let edges: number[];
+	let frequency: (i: number) => number;
+	if (o.triangularizeInMelSpace) {
+		const binWidth = o.samplingRate / (bins * 2);
+		edges = melEdges;
+		frequency = (i) => hzToMel(binWidth * i, scale);
+	} else {
+		const top = Math.floor(o.samplingRate / 2);
+		edges = melEdges.map((m) => melToHz(m, scale));
+		frequency = (i) => (top * i) / (bins - 1);
+	}
+	const banks: Float64Array[] = [];
+	for (let b = 0; b < n; b++) {
+		const row = new Float64Array(bins + (o.zeroBinsAfter ?? 0));
+		const scaleBy = o.norm === 'slaney' ? 2 / (edges[b + 2] - edges[b]) : 1;
+		for (let i = 0; i < bins; i++) {
+			const f = frequency(i);
+			const rising = (f - edges[b]) / (edges[b + 1] - edges[b]);
+			const falling = (edges[b + 2] - f) / (edges[b + 2] - edges[b + 1]);
+			row[i] = Math.max(0, Math.min(rising, falling)) * scaleBy;
+		}
+		banks.push(row);
+	}
+	return banks;
+}
+
+/** One filter's non-zero span: applying it touches only these bins. */
+export interface SparseFilter {
+	start: number;
+	weights: Float64Array;
+}
+
+/** Each triangular filter covers a few bins: skip the zeros (most of the mel products; the FFT dominates the rest). */
+export function sparsify(banks: Float64Array[]): SparseFilter[] {
+	return banks.map((row) => {
+		let start = 0;
+		while (start < row.length && row[start] === 0) start++;
+		let end = row.length;
+		while (end > start && row[end - 1] === 0) end--;
+		return { start, weights: row.slice(start, end) };
+	});
+}
+
+export function applyFilter(filter: SparseFilter, power: Float64Array): number {
+	let e = 0;
+	const { start, weights } = filter;
+	for (let k = 0; k < weights.length; k++) e += weights[k] * power[start + k];
+	return e;
+}
+
+// -------------------------------------------------------------- spectrogram
+
+export interface LogMelOptions {
+	/** FFT size; frames shorter than it are zero-padded at the end. */
+	fftLength: number;
+	frameLength: number;
+	hop: number;
+	/** frameLength values. */
+	window: Float64Array;
+	/** Centred frames: the signal reflect-padded by fftLength / 2 at both ends (torch.stft center=True). */
+	center: boolean;
+	/** Kaldi: subtract each frame's mean, then x[i] - k x[i-1] (the first sample against itself). */
+	removeDcOffset?: boolean;
+	preemphasis?: number;
+	filters: SparseFilter[];
+	/** Natural log, log10, or decibels (10 log10), of max(mel energy, floor). */
+	log: 'log' | 'log10' | 'dB';
+	floor: number;
+	/** Where frame t, filter m goes: out[t * mels + m] (frame-major) or out[m * stride + t] (mel-major). */
+	layout: 'frameMajor' | 'melMajor';
+	/** Mel-major row length (the total frame count); frame-major ignores it. */
+	stride?: number;
+	/** Index of the first output frame in `out` (frame-major: crops write where they belong). */
+	outFrame?: number;
+}
+
+/** How many frames a signal of `length` samples gives (centred: 1 + length / hop; else whole frames only). */
+export function frameCount(length: number, o: Pick<LogMelOptions, 'center' | 'frameLength' | 'hop' | 'fftLength'>): number {
+	if (o.center) return 1 + Math.floor(length / o.hop);
+	return length < o.frameLength ? 0 : 1 + Math.floor((length - o.frameLength) / o.hop);
+}
+
+/**
+ * Log-mel frames [first, first + count) of `signal` into `out`, yielding every
+ * 64 frames so the caller can slice the work.
+ */
+export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: Float32Array, first: number, count: number): Steps<void> {
+	const fft = fftOfSize(o.fftLength);
+	const frame = new Float64Array(o.fftLength);
+	const power = new Float64Array(o.fftLength / 2 + 1);
+	const n = signal.length;
+	const mels = o.filters.length;
+	const offset = o.center ? -(o.fftLength >> 1) : 0;
+	const { window, frameLength, preemphasis = 0 } = o;
+	const stride = o.stride ?? 0;
+	const outFrame = o.outFrame ?? 0;
+	const scale = o.log === 'dB' ? 10 : 1;
+	const logOf = o.log === 'log' ? Math.log : Math.log10;
+	for (let t = first; t < first + count; t++) {
+		if ((t - first) % 64 === 63) yield;
+		const start = t * o.hop + offset;
+		if (start >= 0 && start + frameLength <= n) {
+			for (let i = 0; i < frameLength; i++) frame[i] = signal[start + i];
+		} else {
+			for (let i = 0; i < frameLength; i++) {
+				let j = start + i;
+				if (j < 0) j = -j; // reflect, edge sample not repeated
+				if (j >= n) j = 2 * (n - 1) - j;
+				frame[i] = signal[j];
+			}
+		}
+		if (o.removeDcOffset) {
+			let mean = 0;
+			for (let i = 0; i < frameLength; i++) mean += frame[i];
+			mean /= frameLength;
+			for (let i = 0; i < frameLength; i++) frame[i] -= mean;
+		}
+		if (preemphasis) {
+			for (let i = frameLength - 1; i > 0; i--) frame[i] -= preemphasis * frame[i - 1];
+			frame[0] -= preemphasis * frame[0];
+		}
+		for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
+		fft.powerSpectrum(frame, power); // the tail past frameLength stays zero
+		for (let m = 0; m < mels; m++) {
+			const v = scale * logOf(Math.max(applyFilter(o.filters[m], power), o.floor));
+			if (o.layout === 'frameMajor') out[(outFrame + t - first) * mels + m] = v;
+			else out[m * stride + t] = v;
+		}
+	}
+}
