@@ -10,9 +10,19 @@ export { resolveCacheDir } from './hub/cache';
 export { downloadHubModel, offlineFromEnv, resolveHubAccess, searchHubModels } from './hub/model';
 export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';
-export { classifyAudio, classifyPrepared, MAX_BATCH, prepareAudio, type Classification, type ClassifyOptions, type PreparedAudio } from './pipeline';
+export { classifyAudio, classifyPrepared, MAX_BATCH, prepareAudio, zeroShotAudio, type Classification, type ClassifyOptions, type PreparedAudio } from './pipeline';
 export { featureValues } from './tasks/classifier';
 export type { FunctionToApply, LabelScore } from './postprocess';
 export { DEFAULT_MAX_DURATION_S, DETECT_MAX_DURATION_S, maxDurationCeiling } from './config';
 export { type Backend, type BackendChoice, resolveBackend } from './inference/backends';
 export { defaultIgnored, defaultWindow, detectEvents, type DetectedEvent, type Detection, type DetectOptions } from './tasks/detect-events';
+export {
+	assertClap,
+	clearZeroShotCaches,
+	DEFAULT_HYPOTHESIS_TEMPLATE,
+	hypotheses,
+	parseCandidateLabels,
+	zeroShotPrepared,
+	zeroShotStats,
+	type ZeroShotClip,
+} from './tasks/zero-shot';

@@ -10,6 +10,7 @@ import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
 import type { ModelSpec } from './model/spec';
 import { extractFeatures, featureValues, withClassifier } from './tasks/classifier';
+import { assertClap, DEFAULT_HYPOTHESIS_TEMPLATE, hypotheses, parseCandidateLabels, zeroShotPrepared } from './tasks/zero-shot';
 import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
 import { Slicer } from './util/slicer';
 
@@ -148,4 +149,20 @@ export async function classifyPrepared(
 		}
 		return results;
 	});
+}
+
+/** Zero-shot: one clip against labels written by the user (CLAP). */
+export async function zeroShotAudio(
+	audio: Buffer,
+	spec: ModelSpec,
+	options: Omit<ClassifyOptions, 'functionToApply'> & { candidateLabels: unknown; hypothesisTemplate?: string },
+): Promise<Classification> {
+	assertClap(spec);
+	const candidateLabels = parseCandidateLabels(options.candidateLabels);
+	const hypothesisTemplate = options.hypothesisTemplate ?? DEFAULT_HYPOTHESIS_TEMPLATE;
+	hypotheses(candidateLabels, hypothesisTemplate);
+	const prepared = await prepareAudio(audio, spec, options);
+	const [result] = await zeroShotPrepared([{ ...prepared, candidateLabels, hypothesisTemplate }], spec, options);
+	if (result instanceof Error) throw result;
+	return result;
 }

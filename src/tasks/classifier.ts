@@ -5,7 +5,7 @@
  * several per ONNX Runtime call. Classify runs it on one whole clip, Detect
  * Events on batches of windows; later tasks take the same path.
  */
-import { CancelledError } from '../errors';
+import { CancelledError, ModelConfigError } from '../errors';
 import { type FeatureExtractor, getFeatureExtractor, type FeatureTensors } from '../features';
 import type { BackendChoice } from '../inference/backends';
 import { runClassifierBatch } from '../inference/run';
@@ -44,6 +44,12 @@ export function featureValues(features: FeatureTensors): number {
 
 /** Runs `fn` with the model's classifier; the session stays leased (never released under it) until fn ends. */
 export async function withClassifier<T>(spec: ModelSpec, options: ClassifierOptions, fn: (c: PreparedClassifier) => Promise<T>): Promise<T> {
+	if (spec.config.model_type === 'clap') {
+		throw new ModelConfigError(
+			`${spec.name} is a CLAP model: it has no labels of its own, it compares audio with labels you write`,
+			'Use the operation "Classify with Your Own Labels" and write the candidate labels.',
+		);
+	}
 	const extractor = getFeatureExtractor(spec.preprocessor.feature_extractor_type);
 	const slicer = new Slicer(options.signal);
 	return await sessionCache.use(

@@ -1,0 +1,365 @@
+/**
+ * Zero-shot audio classification with CLAP, as Python's
+ * `pipeline("zero-shot-audio-classification")`: each candidate label goes
+ * into the hypothesis template ("This is a sound of {}."), the texts and the
+ * clip are embedded, and the scores are the softmax over
+ * exp(logit_scale_a) x cosine(audio, text), highest first.
+ *
+ * Graphs, as the transformers.js exports ship them (onnx/ folder):
+ * - `model*.onnx` (combined: input_ids, attention_mask, input_features ->
+ *   logits_per_audio, text_embeds, audio_embeds) is always needed: it holds
+ *   the model's learned logit scale, which is read once per model from one
+ *   run (logits_per_audio / cosine), never assumed;
+ * - `text_model*.onnx` + `audio_model*.onnx` (the two towers), when the
+ *   folder has them for the same variant: texts and clips then run on their
+ *   own tower only. Without them the combined graph embeds the labels once,
+ *   and each batch of clips runs with a one-text placeholder.
+ *
+ * Label embeddings are computed once per (model, labels, template) and kept
+ * (LRU), so changing labels costs one text pass, not one per item.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { AudioClassificationError, CancelledError, GraphMismatchError, ModelConfigError } from '../errors';
+import type { FeatureTensor, FeatureTensors } from '../features';
+import { stackTensors } from '../inference/run';
+import { type LoadedSession, sessionCache } from '../inference/session-cache';
+import type { OutputTensor } from '../inference/worker-host';
+import type { ModelSpec } from '../model/spec';
+import { postprocess } from '../postprocess';
+import type { Classification, ClassifyOptions, PreparedAudio } from '../pipeline';
+import { loadTokenizer, type TokenBatch } from '../text/tokenizer';
+
+export const DEFAULT_HYPOTHESIS_TEMPLATE = 'This is a sound of {}.';
+/** Most labels in one request: each is a text pass and an output row. */
+export const MAX_CANDIDATE_LABELS = 1000;
+
+/** Labels from a comma-separated string or a list (an expression may give either); trimmed, empties dropped. */
+export function parseCandidateLabels(value: unknown): string[] {
+	let list: unknown[];
+	if (Array.isArray(value)) list = value;
+	else if (typeof value === 'string') list = value.split(',');
+	else if (value === undefined || value === null) list = [];
+	else list = [value];
+	const labels = list
+		.map((v) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : ''))
+		.map((v) => v.trim())
+		.filter((v) => v.length > 0);
+	if (labels.length === 0) {
+		throw new ModelConfigError(
+			'No candidate labels: {candidateLabels} is empty',
+			'Write the sounds to listen for, separated by commas (e.g. "a dog barking, glass breaking, a siren"), or map a list from an earlier node.',
+		);
+	}
+	if (labels.length > MAX_CANDIDATE_LABELS) {
+		throw new ModelConfigError(
+			`Too many candidate labels (${labels.length}; at most ${MAX_CANDIDATE_LABELS})`,
+			'Each label is a text to embed and a score to rank: keep the list to the sounds that matter for the workflow.',
+		);
+	}
+	return labels;
+}
+
+/** The texts the model compares the clip with: the template with each label in place of `{}`. */
+export function hypotheses(labels: string[], template: string): string[] {
+	if (!template.includes('{}')) {
+		throw new ModelConfigError(
+			`The hypothesis template "${template.slice(0, 80)}" has no {} for the label`,
+			`Put {} where the label goes, e.g. "${DEFAULT_HYPOTHESIS_TEMPLATE}".`,
+		);
+	}
+	return labels.map((label) => template.split('{}').join(label));
+}
+
+/** The model is CLAP (config model_type, or its feature extractor); anything else gets a clear error. */
+export function assertClap(spec: ModelSpec): void {
+	if (spec.config.model_type === 'clap' || spec.preprocessor.feature_extractor_type === 'ClapFeatureExtractor') return;
+	throw new ModelConfigError(
+		`${spec.name} is not a CLAP model (model_type "${String(spec.config.model_type ?? 'unknown').slice(0, 40)}"): Classify with Your Own Labels needs an audio-text model`,
+		'Pick a CLAP model, e.g. Xenova/clap-htsat-unfused or Xenova/larger_clap_general from the Hub list; use the Classify operation for this model.',
+	);
+}
+
+interface Graphs {
+	combined: string;
+	text?: string;
+	audio?: string;
+}
+
+function graphsOf(spec: ModelSpec): Graphs {
+	const dir = path.dirname(spec.onnxPath);
+	const base = path.basename(spec.onnxPath);
+	const graphs: Graphs = { combined: spec.onnxPath };
+	if (base.startsWith('model')) {
+		const text = path.join(dir, `text_${base}`);
+		const audio = path.join(dir, `audio_${base}`);
+		if (existsSync(text) && existsSync(audio)) Object.assign(graphs, { text, audio });
+	}
+	return graphs;
+}
+
+type Options = Pick<ClassifyOptions, 'device' | 'backend' | 'threads' | 'signal'>;
+
+async function withSession<T>(onnxPath: string, options: Options, fn: (s: LoadedSession) => Promise<T>): Promise<T> {
+	return await sessionCache.use({ onnxPath, device: options.device, threads: options.threads, backend: options.backend }, fn);
+}
+
+async function run(session: LoadedSession, available: FeatureTensors, what: string): Promise<Record<string, OutputTensor>> {
+	const feeds: FeatureTensors = {};
+	for (const name of session.session.inputNames) {
+		const t = available[name];
+		if (!t) {
+			throw new GraphMismatchError(
+				`The CLAP ${what} graph expects an input "${name}" that the node does not produce (it has ${Object.keys(available).join(', ')})`,
+				'Use a CLAP export in transformers.js layout (e.g. Xenova/clap-htsat-unfused): text inputs input_ids and attention_mask, audio input input_features.',
+			);
+		}
+		feeds[name] = t;
+	}
+	try {
+		return await session.session.run(feeds);
+	} catch (error) {
+		throw new GraphMismatchError(
+			`The CLAP ${what} graph rejected its input: ${String((error as Error).message).split('\n')[0].slice(0, 200)}`,
+			'The preprocessor_config.json or tokenizer does not match the ONNX graph: use the files from the same Hub repo and revision.',
+		);
+	}
+}
+
+/** Rows of an output, each L2-normalised (CLAP compares directions). */
+function embeddings(outputs: Record<string, OutputTensor>, name: string, rows: number, what: string): Float32Array[] {
+	const t = outputs[name];
+	const dims = t?.dims.map(Number) ?? [];
+	if (!t || t.type !== 'float32' || dims.length !== 2 || dims[0] !== rows) {
+		throw new GraphMismatchError(
+			`The CLAP ${what} graph has no ${name} output of ${rows} rows${t ? ` (it gave ${t.type} [${dims.join(', ')}])` : ''}`,
+			'Use a CLAP export in transformers.js layout (onnx/model.onnx with text_embeds and audio_embeds outputs).',
+		);
+	}
+	const data = t.data as Float32Array;
+	const width = dims[1];
+	const out: Float32Array[] = [];
+	for (let r = 0; r < rows; r++) {
+		const row = Float32Array.from(data.subarray(r * width, (r + 1) * width));
+		let norm = 0;
+		for (const v of row) norm += v * v;
+		norm = Math.sqrt(norm);
+		if (!Number.isFinite(norm) || norm === 0) {
+			throw new GraphMismatchError(
+				`The CLAP ${what} graph produced an invalid embedding (zero, NaN or infinite)`,
+				'The model file may be damaged, or the audio is extreme; try another variant of the model.',
+			);
+		}
+		for (let i = 0; i < width; i++) row[i] /= norm;
+		out.push(row);
+	}
+	return out;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+	let s = 0;
+	for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+	return s;
+}
+
+/**
+ * The model's exp(logit_scale_a), read from one combined-graph run: the
+ * least-squares ratio of logits_per_audio to the cosines it was made from.
+ */
+function scaleFrom(outputs: Record<string, OutputTensor>, audio: Float32Array, texts: Float32Array[]): number {
+	const logits = outputs.logits_per_audio;
+	if (!logits || logits.type !== 'float32' || (logits.data as Float32Array).length < texts.length) {
+		throw new GraphMismatchError(
+			'The combined CLAP graph has no logits_per_audio output',
+			'Use a CLAP export in transformers.js layout (onnx/model.onnx with logits_per_audio, text_embeds and audio_embeds outputs).',
+		);
+	}
+	const l = logits.data as Float32Array;
+	let num = 0;
+	let den = 0;
+	const cos = texts.map((t) => dot(audio, t));
+	cos.forEach((c, j) => {
+		num += l[j] * c;
+		den += c * c;
+	});
+	const scale = num / den;
+	const worst = Math.max(...cos.map((c, j) => Math.abs(l[j] - scale * c)));
+	if (!Number.isFinite(scale) || scale <= 0 || worst > 1e-3 * Math.max(1, ...Array.from(l.subarray(0, texts.length), Math.abs))) {
+		throw new GraphMismatchError(
+			"The combined CLAP graph's logits are not a scaled cosine of its embeddings",
+			'This does not look like a CLAP export: use onnx/model.onnx from a CLAP repo such as Xenova/clap-htsat-unfused.',
+		);
+	}
+	return scale;
+}
+
+interface LabelSet {
+	texts: Float32Array[];
+}
+
+/** Per (model graph, template, labels): the normalised text embeddings. Bounded: labels can come from expressions. */
+const labelCache = new Map<string, Promise<LabelSet>>();
+const LABEL_CACHE_SIZE = 64;
+/** Per combined graph: exp(logit_scale_a). */
+const scaleCache = new Map<string, number>();
+
+/** How often texts were embedded (label-set cache misses), for tests and the log. */
+export const zeroShotStats = { textPasses: 0, scaleReads: 0, lastScale: 0 };
+
+/** Forget cached label embeddings and scales (tests; a model folder replaced in place). */
+export function clearZeroShotCaches(): void {
+	labelCache.clear();
+	scaleCache.clear();
+}
+
+function remember(key: string, value: Promise<LabelSet>): Promise<LabelSet> {
+	labelCache.set(key, value);
+	value.catch(() => labelCache.delete(key)); // a failure is not kept
+	while (labelCache.size > LABEL_CACHE_SIZE) labelCache.delete(labelCache.keys().next().value as string);
+	return value;
+}
+
+/** One combined-graph run on these texts and one clip: text embeddings and the logit scale. */
+async function probeCombined(graphs: Graphs, tokens: TokenBatch, rows: number, clip: FeatureTensors, options: Options) {
+	return await withSession(graphs.combined, options, async (s) => {
+		// A copy of the clip's tensors: feeds are handed over to ONNX Runtime's thread, and the clip is run again after.
+		const copy: FeatureTensors = {};
+		for (const [name, t] of Object.entries(clip)) copy[name] = { ...t, data: t.data.slice() };
+		const outputs = await run(s, { ...tokens, ...copy }, 'combined');
+		const texts = embeddings(outputs, 'text_embeds', rows, 'combined');
+		const [audio] = embeddings(outputs, 'audio_embeds', 1, 'combined');
+		return { texts, scale: scaleFrom(outputs, audio, texts) };
+	});
+}
+
+async function labelSet(spec: ModelSpec, graphs: Graphs, texts: string[], firstClip: FeatureTensors, options: Options): Promise<LabelSet> {
+	const key = `${graphs.text ?? graphs.combined}\u0000${texts.join('\u0001')}`;
+	const hit = labelCache.get(key);
+	if (hit) {
+		labelCache.delete(key); // most recently used last
+		labelCache.set(key, hit);
+		return await hit;
+	}
+	return await remember(
+		key,
+		(async () => {
+			const tokens = loadTokenizer(spec.dir).batch(texts);
+			zeroShotStats.textPasses++;
+			if (graphs.text) {
+				return {
+					texts: await withSession(graphs.text, options, async (s) => embeddings(await run(s, { ...tokens }, 'text'), 'text_embeds', texts.length, 'text')),
+				};
+			}
+			const probe = await probeCombined(graphs, tokens, texts.length, firstClip, options);
+			if (!scaleCache.has(graphs.combined)) {
+				scaleCache.set(graphs.combined, probe.scale);
+				zeroShotStats.scaleReads++;
+				zeroShotStats.lastScale = probe.scale;
+			}
+			return { texts: probe.texts };
+		})(),
+	);
+}
+
+async function logitScale(spec: ModelSpec, graphs: Graphs, firstClip: FeatureTensors, options: Options): Promise<number> {
+	const known = scaleCache.get(graphs.combined);
+	if (known !== undefined) return known;
+	// Two texts, so the ratio is checked against more than one cosine.
+	const tokens = loadTokenizer(spec.dir).batch(['a sound', 'silence']);
+	const { scale } = await probeCombined(graphs, tokens, 2, firstClip, options);
+	scaleCache.set(graphs.combined, scale);
+	zeroShotStats.scaleReads++;
+	zeroShotStats.lastScale = scale;
+	return scale;
+}
+
+/** Audio embeddings of clips of one shape, in one run. */
+async function audioEmbeddings(spec: ModelSpec, graphs: Graphs, clips: FeatureTensors[], options: Options): Promise<Float32Array[]> {
+	const stacked: FeatureTensors = {};
+	for (const name of Object.keys(clips[0])) stacked[name] = clips.length === 1 ? clips[0][name] : stackTensors(clips.map((c) => c[name]));
+	if (graphs.audio) {
+		return await withSession(graphs.audio, options, async (s) => embeddings(await run(s, stacked, 'audio'), 'audio_embeds', clips.length, 'audio'));
+	}
+	// Combined graph only: one short placeholder text rides along; its embedding is not used.
+	const placeholder = loadTokenizer(spec.dir).batch(['a sound']);
+	return await withSession(graphs.combined, options, async (s) =>
+		embeddings(await run(s, { ...placeholder, ...stacked }, 'combined'), 'audio_embeds', clips.length, 'combined'),
+	);
+}
+
+/** A prepared clip with its own labels and template (items may differ, through expressions). */
+export interface ZeroShotClip extends PreparedAudio {
+	candidateLabels: string[];
+	hypothesisTemplate: string;
+}
+
+const MAX_AUDIO_BATCH = 8;
+
+function shapeKey(f: FeatureTensors): string {
+	return Object.entries(f)
+		.map(([n, t]: [string, FeatureTensor]) => `${n}:${t.type}:${t.dims.join('x')}`)
+		.join('|');
+}
+
+/**
+ * Scores each clip against its labels. Clips are embedded in batches of the
+ * same shape; each distinct label set is embedded once. One result per clip,
+ * in order; a clip that fails yields its error, the others their labels.
+ */
+export async function zeroShotPrepared(
+	clips: ZeroShotClip[],
+	spec: ModelSpec,
+	options: Omit<ClassifyOptions, 'functionToApply'>,
+): Promise<Array<Classification | Error>> {
+	assertClap(spec);
+	const graphs = graphsOf(spec);
+	const results: Array<Classification | Error> = new Array(clips.length);
+	const groups = new Map<string, number[]>();
+	clips.forEach((c, i) => {
+		const key = shapeKey(c.features);
+		groups.set(key, [...(groups.get(key) ?? []), i]);
+	});
+	const session = { backend: 'native' as Classification['backend'], provider: 'cpu', fallbackReason: undefined as string | undefined };
+	const noteSession = async (onnxPath: string) =>
+		await withSession(onnxPath, options, async (s) => Object.assign(session, { backend: s.backend, provider: s.provider, fallbackReason: s.fallbackReason }));
+
+	for (const members of groups.values()) {
+		for (let at = 0; at < members.length; at += MAX_AUDIO_BATCH) {
+			const batch = members.slice(at, at + MAX_AUDIO_BATCH);
+			if (options.signal?.aborted) throw new CancelledError();
+			try {
+				const first = clips[batch[0]].features;
+				// Label sets first (the combined-only path reads the scale while embedding them)
+				const sets = new Map<number, LabelSet>();
+				for (const i of batch) {
+					const c = clips[i];
+					sets.set(i, await labelSet(spec, graphs, hypotheses(c.candidateLabels, c.hypothesisTemplate), first, options));
+				}
+				const scale = await logitScale(spec, graphs, first, options);
+				const audio = await audioEmbeddings(spec, graphs, batch.map((i) => clips[i].features), options);
+				await noteSession(graphs.audio ?? graphs.combined);
+				batch.forEach((i, r) => {
+					const c = clips[i];
+					const texts = sets.get(i)!.texts;
+					const logits = Float32Array.from(texts, (t) => scale * dot(audio[r], t));
+					results[i] = {
+						labels: postprocess(logits, {
+							functionToApply: 'softmax',
+							topK: c.post?.topK ?? options.topK,
+							minScore: c.post?.minScore ?? options.minScore,
+							labelOf: (j) => c.candidateLabels[j],
+						}),
+						duration: c.duration,
+						decoder: c.decoder,
+						...session,
+					};
+				});
+			} catch (error) {
+				if (!(error instanceof AudioClassificationError) || error instanceof CancelledError) throw error;
+				for (const i of batch) results[i] = error;
+			}
+		}
+	}
+	return results;
+}
