@@ -9,7 +9,7 @@
  * `{maxDuration}`). `message`/`hint` render those neutrally; the node renders
  * `messageTemplate`/`hintTemplate` with the names its panel shows.
  */
-export type Setting = 'maxDuration' | 'dtype' | 'offline' | 'endpoint' | 'decoder' | 'backend' | 'device' | 'ffmpegPath' | 'cacheDir';
+export type Setting = 'maxDuration' | 'dtype' | 'offline' | 'endpoint' | 'decoder' | 'backend' | 'device' | 'ffmpegPath' | 'cacheDir' | 'candidateLabels';
 
 const NEUTRAL_NAMES: Record<Setting, string> = {
 	maxDuration: 'the maximum duration setting',
@@ -21,11 +21,12 @@ const NEUTRAL_NAMES: Record<Setting, string> = {
 	device: 'the device setting',
 	ffmpegPath: 'the ffmpeg path setting',
 	cacheDir: 'the cache folder setting',
+	candidateLabels: 'the candidate labels',
 };
 
 /** Replaces `{setting}` tokens with the given names. */
 export function renderSettings(text: string, names: Partial<Record<Setting, string>> = {}): string {
-	return text.replace(/\{(maxDuration|dtype|offline|endpoint|decoder|backend|device|ffmpegPath|cacheDir)\}/g, (_, s: Setting) => names[s] ?? NEUTRAL_NAMES[s]);
+	return text.replace(/\{(maxDuration|dtype|offline|endpoint|decoder|backend|device|ffmpegPath|cacheDir|candidateLabels)\}/g, (_, s: Setting) => names[s] ?? NEUTRAL_NAMES[s]);
 }
 
 export interface ErrorData {

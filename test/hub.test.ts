@@ -265,7 +265,11 @@ it('every curated Hub entry names its repo, task, rate, license and a public sou
 	for (const m of entries) {
 		expect(m.id).toMatch(/^[\w.-]+\/[\w.-]+$/);
 		expect(m.source).toContain(`huggingface.co/${m.id}`);
-		expect(m.samplingRate).toBe(16000);
+		expect(m.samplingRate).toBe(m.pipeline === 'zero-shot-audio-classification' ? 48000 : 16000); // CLAP listens at 48 kHz
 		expect(m.task && m.useCase && m.license && m.architecture).toBeTruthy();
 	}
+	// the zero-shot list: the general, music-and-speech and base CLAP exports, each with its onnx/ files and sizes
+	const clap = entries.filter((m) => m.pipeline === 'zero-shot-audio-classification');
+	expect(clap.map((m) => m.id).sort()).toEqual(['Xenova/clap-htsat-unfused', 'Xenova/larger_clap_general', 'Xenova/larger_clap_music_and_speech']);
+	for (const m of clap) expect(Object.keys(m.files ?? {})).toContain('onnx/model_quantized.onnx');
 });

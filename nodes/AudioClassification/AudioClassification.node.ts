@@ -3,6 +3,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import * as classify from './actions/classify.operation';
 import * as detectEvents from './actions/detectEvents.operation';
+import * as zeroShot from './actions/zeroShot.operation';
 import { commonProperties, operationProperty, optionsProperty } from './descriptions/common';
 import { type AudioOperation, type BatchedOperation, forEachAudio } from './helpers/run';
 import { searchModels } from './methods/listSearch';
@@ -11,6 +12,7 @@ import { searchModels } from './methods/listSearch';
 const operations: Record<string, AudioOperation | BatchedOperation> = {
 	classify: classify.batched,
 	detectEvents: detectEvents.execute,
+	zeroShot: zeroShot.batched,
 };
 
 export class AudioClassification implements INodeType {
@@ -21,9 +23,9 @@ export class AudioClassification implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle:
-			'={{($parameter["operation"] === "detectEvents" ? "Detect events: " : "") + ($parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["modelSource"] === "huggingFaceHub" ? $parameter["model"].value : $parameter["builtInModel"])}}',
+			'={{($parameter["operation"] === "detectEvents" ? "Detect events: " : $parameter["operation"] === "zeroShot" ? "Your labels: " : "") + ($parameter["modelSource"] === "localFolder" ? $parameter["modelPath"] : $parameter["modelSource"] === "huggingFaceHub" ? $parameter["model"].value : $parameter["builtInModel"])}}',
 		description:
-			'Classify audio (spoken commands, sound events, emotion, language) with Hugging Face models on ONNX Runtime',
+			'Classify audio (spoken commands, sound events, emotion, language, or labels you write) with Hugging Face models on ONNX Runtime',
 		defaults: { name: 'Audio Classification' },
 		inputs: ['main'],
 		outputs: ['main'],
@@ -40,6 +42,7 @@ export class AudioClassification implements INodeType {
 			...commonProperties,
 			...classify.description,
 			...detectEvents.description,
+			...zeroShot.description,
 			optionsProperty(detectEvents.options),
 		],
 	};

@@ -38,6 +38,8 @@ export interface HubModelRequest extends HubAccess {
 	timeoutMs?: number;
 	signal?: AbortSignal;
 	onProgress?: DownloadOptions['onProgress'];
+	/** More files to fetch when the repo has them (zero-shot: tokenizer.json, tokenizer_config.json). */
+	extraFiles?: string[];
 }
 
 /** GET a Hub API path as JSON, with the same error mapping as downloads. */
@@ -139,7 +141,12 @@ export async function downloadHubModel(r: HubModelRequest): Promise<string> {
 			`Run once with network access (or "huggingface-cli download ${r.repoId} config.json preprocessor_config.json onnx/model.onnx"), or turn off {offline} / HF_HUB_OFFLINE.`,
 		);
 	}
-	const needed = ['config.json', 'preprocessor_config.json', ...chooseOnnxFiles(files, r.dtype, r.repoId)];
+	const needed = [
+		...(r.extraFiles ?? []).filter((f) => files.includes(f)),
+		'config.json',
+		'preprocessor_config.json',
+		...chooseOnnxFiles(files, r.dtype, r.repoId),
+	];
 	let snapshotFile = '';
 	for (const file of needed) {
 		if (!r.offline && !files.includes(file)) {
@@ -157,9 +164,14 @@ export interface HubModelHit {
 	downloads?: number;
 }
 
-export async function searchHubModels(access: HubAccess, query: string, limit = 30): Promise<HubModelHit[]> {
+export async function searchHubModels(
+	access: HubAccess,
+	query: string,
+	limit = 30,
+	pipelineTag: 'audio-classification' | 'zero-shot-audio-classification' = 'audio-classification',
+): Promise<HubModelHit[]> {
 	const params = new URLSearchParams({
-		pipeline_tag: 'audio-classification',
+		pipeline_tag: pipelineTag,
 		library: 'onnx',
 		sort: 'downloads',
 		direction: '-1',

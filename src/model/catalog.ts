@@ -25,6 +25,10 @@ export interface HubCatalogEntry {
 	license: string;
 	/** Public page that shows the repo and its onnx/ files. */
 	source: string;
+	/** The Hub pipeline: audio-classification (default) or zero-shot-audio-classification (CLAP). */
+	pipeline?: 'audio-classification' | 'zero-shot-audio-classification';
+	/** Every file of the repo's onnx/ folder with its size, as the Hub lists it. */
+	files?: Record<string, string>;
 }
 
 interface Catalog {

@@ -4,7 +4,8 @@ import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workfl
 import { type Classification, classifyPrepared, prepareAudio } from '../../../src';
 import { type AudioInput, type BatchedOperation, engineOptions } from '../helpers/run';
 
-const show = { show: { operation: ['classify'] } };
+/** Top K and Output Mode are shared with Classify with Your Own Labels: same results, same items. */
+const show = { show: { operation: ['classify', 'zeroShot'] } };
 
 export const description: INodeProperties[] = [
 	{
@@ -66,7 +67,7 @@ export const batched: BatchedOperation = {
 	},
 };
 
-function toItems(result: Classification, mode: string, base: IDataObject, context: IDataObject): IDataObject[] {
+export function toItems(result: Classification, mode: string, base: IDataObject, context: IDataObject): IDataObject[] {
 	if (mode === 'perInput') {
 		const top = result.labels[0];
 		return [

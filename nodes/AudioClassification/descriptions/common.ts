@@ -2,6 +2,9 @@ import type { INodePropertyOptions, INodeProperties } from 'n8n-workflow';
 
 import { builtInModels } from '../../../src';
 
+/** The node's default CLAP model for Classify with Your Own Labels (catalog: models/catalog.json). */
+export const DEFAULT_ZERO_SHOT_MODEL = 'Xenova/clap-htsat-unfused';
+
 /** The node's default model; models/catalog.json marks the same one `default`. */
 export const DEFAULT_BUILT_IN_MODEL = 'speech-commands-dscnn';
 
@@ -11,6 +14,57 @@ function builtInOptions(): INodePropertyOptions[] {
 	} catch {
 		return [];
 	}
+}
+
+/** The Hub model locator: From List (curated + live search), By ID, By URL. */
+function modelLocator(
+	defaultValue: { mode: string; value: string },
+	description: string,
+	displayOptions: INodeProperties['displayOptions'],
+): INodeProperties {
+	return {
+		displayName: 'Model',
+		name: 'model',
+		type: 'resourceLocator',
+		default: defaultValue,
+		required: true,
+		description,
+		displayOptions,
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				typeOptions: { searchListMethod: 'searchModels', searchable: true },
+			},
+			{
+				displayName: 'By ID',
+				name: 'id',
+				type: 'string',
+				placeholder: 'e.g. Xenova/ast-finetuned-speech-commands-v2',
+				validation: [
+					{
+						type: 'regex',
+						properties: { regex: '[\\w.-]+/[\\w.-]+', errorMessage: 'Use organisation/name' },
+					},
+				],
+			},
+			{
+				displayName: 'By URL',
+				name: 'url',
+				type: 'string',
+				placeholder: 'e.g. https://huggingface.co/Xenova/ast-finetuned-speech-commands-v2',
+				extractValue: { type: 'regex', regex: '^https?://[^/]+/([\\w.-]+/[\\w.-]+)' },
+				validation: [
+					{
+						type: 'regex',
+						// n8n anchors validation regexes (^...$): allow /tree/<rev> etc. after the repo
+						properties: { regex: 'https?://[^/]+/[\\w.-]+/[\\w.-]+(/.*)?', errorMessage: 'Not a model URL' },
+					},
+				],
+			},
+		],
+	};
 }
 
 /** Operation first, then the model, then each operation's own parameters, then the shared options. */
@@ -31,6 +85,12 @@ export const operationProperty: INodeProperties = {
 			value: 'detectEvents',
 			description: 'Find what was said or heard, and when, in a recording',
 			action: 'Detect events in audio',
+		},
+		{
+			name: 'Classify with Your Own Labels',
+			value: 'zeroShot',
+			description: 'Describe the sounds to listen for in words (zero-shot, CLAP models); no training',
+			action: 'Classify audio with your own labels',
 		},
 	],
 	default: 'classify',
@@ -70,6 +130,28 @@ export const commonProperties: INodeProperties[] = [
 			},
 		],
 		default: 'builtIn',
+		displayOptions: { hide: { operation: ['zeroShot'] } },
+	},
+	{
+		displayName: 'Model Source',
+		name: 'modelSource',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'Hugging Face Hub',
+				value: 'huggingFaceHub',
+				description: 'Download a CLAP model from the Hub (or a mirror) into the shared Hugging Face cache',
+			},
+			{
+				name: 'Local Folder',
+				value: 'localFolder',
+				// eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- file names are lowercase
+				description: 'A CLAP folder in Hub layout (config.json, preprocessor_config.json, tokenizer.json, onnx/model.onnx)',
+			},
+		],
+		default: 'huggingFaceHub',
+		displayOptions: { show: { operation: ['zeroShot'] } },
 	},
 	{
 		displayName: 'Built-In Model',
@@ -79,49 +161,16 @@ export const commonProperties: INodeProperties[] = [
 		default: 'speech-commands-dscnn',
 		displayOptions: { show: { modelSource: ['builtIn'] } },
 	},
-	{
-		displayName: 'Model',
-		name: 'model',
-		type: 'resourceLocator',
-		default: { mode: 'list', value: '' },
-		required: true,
-		description: 'An audio-classification model with ONNX weights (onnx/model*.onnx)',
-		displayOptions: { show: { modelSource: ['huggingFaceHub'] } },
-		modes: [
-			{
-				displayName: 'From List',
-				name: 'list',
-				type: 'list',
-				typeOptions: { searchListMethod: 'searchModels', searchable: true },
-			},
-			{
-				displayName: 'By ID',
-				name: 'id',
-				type: 'string',
-				placeholder: 'e.g. Xenova/ast-finetuned-speech-commands-v2',
-				validation: [
-					{
-						type: 'regex',
-						properties: { regex: '[\\w.-]+/[\\w.-]+', errorMessage: 'Use organisation/name' },
-					},
-				],
-			},
-			{
-				displayName: 'By URL',
-				name: 'url',
-				type: 'string',
-				placeholder: 'e.g. https://huggingface.co/Xenova/ast-finetuned-speech-commands-v2',
-				extractValue: { type: 'regex', regex: '^https?://[^/]+/([\\w.-]+/[\\w.-]+)' },
-				validation: [
-					{
-						type: 'regex',
-						// n8n anchors validation regexes (^...$): allow /tree/<rev> etc. after the repo
-						properties: { regex: 'https?://[^/]+/[\\w.-]+/[\\w.-]+(/.*)?', errorMessage: 'Not a model URL' },
-					},
-				],
-			},
-		],
-	},
+	modelLocator(
+		{ mode: 'list', value: '' },
+		'An audio-classification model with ONNX weights (onnx/model*.onnx)',
+		{ show: { modelSource: ['huggingFaceHub'] }, hide: { operation: ['zeroShot'] } },
+	),
+	modelLocator(
+		{ mode: 'list', value: DEFAULT_ZERO_SHOT_MODEL },
+		'A CLAP model with ONNX weights (onnx/model*.onnx) and tokenizer.json, e.g. the transformers.js exports',
+		{ show: { modelSource: ['huggingFaceHub'], operation: ['zeroShot'] } },
+	),
 	{
 		displayName: 'Revision',
 		name: 'revision',
@@ -243,6 +292,8 @@ const sharedOptions: INodeProperties[] = [
 		],
 		default: 'softmax',
 		description: 'How logits become scores, as in the Python pipeline',
+		// zero-shot scores are always a softmax over the labels, as in Python
+		displayOptions: { hide: { '/operation': ['zeroShot'] } },
 	},
 	{
 		displayName: 'Include Input Fields',

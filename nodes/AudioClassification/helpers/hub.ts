@@ -28,8 +28,11 @@ export async function resolveHubModelDir(
 	const repoId = (ctx.getNodeParameter('model', itemIndex, '', { extractValue: true }) as string).trim();
 	const revision = ((ctx.getNodeParameter('revision', itemIndex, 'main') as string) || 'main').trim();
 	const access = resolveHubAccess(await credentialOf(ctx));
+	const zeroShot = ctx.getNodeParameter('operation', itemIndex, 'classify') === 'zeroShot';
 	const dir = await downloadHubModel({
 		...access,
+		// CLAP compares the audio with text: its tokenizer comes too
+		extraFiles: zeroShot ? ['tokenizer.json', 'tokenizer_config.json'] : undefined,
 		repoId,
 		revision,
 		dtype,

@@ -293,6 +293,7 @@ const UI_NAMES: Record<Setting, string> = {
 	device: '"Options > Device"',
 	ffmpegPath: 'the "Options > FFmpeg Path" option',
 	cacheDir: '"Options > Cache Folder"',
+	candidateLabels: '"Candidate Labels"',
 };
 
 /** Messages logged once per process (a fallback warning on every item would flood the log). */
