@@ -82,10 +82,10 @@ async function main() {
 	if (process.argv.includes('--n8n-only')) return await throughN8n(pipeline);
 
 	// ---- features: same clip, same config, ours vs transformers.js's extractor
-	for (const [model, seconds] of [['tiny-ast', 10], ['tiny-ast', 1], ['tiny-whisper', 10], ['tiny-whisper', 1], ['tiny-wav2vec2', 10]]) {
+	for (const [model, seconds] of [['tiny-ast', 10], ['tiny-ast', 1], ['tiny-whisper', 10], ['tiny-whisper', 1], ['tiny-clap', 10], ['tiny-clap', 1], ['tiny-wav2vec2', 10]]) {
 		const dir = path.join(MODELS_DIR, model);
 		const config = JSON.parse(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
-		const samples = (await engine.decodeAudio(clip(seconds, 'wav'), { samplingRate: 16000 })).samples;
+		const samples = (await engine.decodeAudio(clip(seconds, 'wav'), { samplingRate: config.sampling_rate ?? 16000 })).samples;
 		const ours = getFeatureExtractor(config.feature_extractor_type);
 		const theirs = await AutoFeatureExtractor.from_pretrained(dir);
 		const a = await time(() => ours.extract(samples, config));

@@ -3,7 +3,7 @@ export { decodeAudio, decodeAudioStream, type DecoderChoice } from './audio/deco
 export { locateFfmpeg } from './audio/ffmpeg';
 export * from './errors';
 export { getFeatureExtractor, SUPPORTED_FEATURE_EXTRACTORS } from './features';
-export { sessionCache } from './inference/session-cache';
+export { type LoadEvent, sessionCache } from './inference/session-cache';
 export type { Device } from './inference/runtime';
 export { builtInModels, hubCatalog, resolveBuiltIn } from './model/catalog';
 export { resolveCacheDir } from './hub/cache';

@@ -93,13 +93,13 @@ describe('Classify with Your Own Labels', () => {
 	it('a model that is not CLAP fails with what to pick instead', async () => {
 		const { error } = await runClassifier([{ path: path.join(AUDIO, 'clap-blip-48k.wav') }], local({ modelPath: path.join(MODELS, 'tiny-ast') }));
 		expect(error?.message).toMatch(/is not a CLAP model/);
-		expect(error?.description).toMatch(/Xenova\/clap-htsat-unfused/);
+		expect((error as { description?: string } | undefined)?.description).toMatch(/Xenova\/clap-htsat-unfused/);
 	});
 
 	it('Classify on a CLAP model points to Classify with Your Own Labels', async () => {
 		const { error } = await runClassifier([{ path: path.join(AUDIO, 'clap-blip-48k.wav') }], { ...local(), operation: 'classify' });
 		expect(error?.message).toMatch(/is a CLAP model/);
-		expect(error?.description).toMatch(/Classify with Your Own Labels/);
+		expect((error as { description?: string } | undefined)?.description).toMatch(/Classify with Your Own Labels/);
 	});
 });
 

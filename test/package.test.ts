@@ -46,7 +46,14 @@ describe('package.json', () => {
 		for (const name of ['window', 'hop', 'threshold', 'minDuration', 'mergeGap', 'ignoreLabels']) expect(options).toContain(name);
 		const operation = properties.find((p) => p.name === 'operation')!;
 		expect(operation.default).toBe('classify');
-		expect((operation.options as Array<{ value: string }>).map((o) => o.value)).toEqual(['classify', 'detectEvents']);
+		expect((operation.options as Array<{ value: string }>).map((o) => o.value)).toEqual(['classify', 'detectEvents', 'zeroShot']);
+		for (const name of ['candidateLabels', 'hypothesisTemplate']) expect(names.has(name)).toBe(true);
+		// Classify keeps Built-In as its default source; Classify with Your Own Labels starts on the Hub's base CLAP model
+		const sources = properties.filter((p) => p.name === 'modelSource');
+		expect(sources.map((p) => p.default)).toEqual(['builtIn', 'huggingFaceHub']);
+		expect(sources[0].displayOptions).toEqual({ hide: { operation: ['zeroShot'] } });
+		const zeroShotModel = properties.find((p) => p.name === 'model' && p.displayOptions?.show?.operation)!;
+		expect(zeroShotModel.default).toEqual({ mode: 'list', value: 'Xenova/clap-htsat-unfused' });
 	});
 });
 

@@ -132,8 +132,19 @@ export interface SessionCacheStats {
 	revived: number;
 }
 
+/** A model loaded into this process (for the log: queue-mode workers are sized by it). */
+export interface LoadEvent {
+	onnxPath: string;
+	backend: Backend;
+	provider: string;
+	ms: number;
+	/** Loads in this process so far, this one included. */
+	loads: number;
+}
+
 export class SessionCache {
 	private readonly entries = new Map<string, Entry>();
+	private readonly loadListeners: Array<(e: LoadEvent) => void> = [];
 	private readonly draining = new Map<string, Entry>();
 	readonly stats: SessionCacheStats = { loads: 0, revived: 0 };
 
@@ -181,9 +192,22 @@ export class SessionCache {
 		}
 	}
 
+	/** Calls `listener` after each model load of this cache. */
+	onLoad(listener: (e: LoadEvent) => void): void {
+		this.loadListeners.push(listener);
+	}
+
 	private create(key: string, r: SessionRequest): Entry {
+		const started = Date.now();
 		const entry: Entry = { loading: openSession(r), users: 0, evicted: false, bytes: modelBytes(r.onnxPath) };
 		this.stats.loads++;
+		const loads = this.stats.loads;
+		entry.loading.then(
+			(loaded) => {
+				for (const l of this.loadListeners) l({ onnxPath: r.onnxPath, backend: loaded.backend, provider: loaded.provider, ms: Date.now() - started, loads });
+			},
+			() => undefined,
+		);
 		entry.loading.catch(() => {
 			if (this.entries.get(key) === entry) this.entries.delete(key);
 		});

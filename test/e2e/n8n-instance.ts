@@ -16,6 +16,8 @@ const REPO = path.join(__dirname, '..', '..');
 export interface N8nInstance {
 	/** The folder of the Node.js that runs n8n (nothing else: no ffmpeg). */
 	nodeBin: string;
+	/** n8n's CLI script (run with nodeBin's node). */
+	n8nBin: string;
 	root: string;
 	audioDir: string;
 	outDir: string;
@@ -94,6 +96,7 @@ export function prepareN8n(): N8nInstance {
 
 	return {
 		nodeBin,
+		n8nBin,
 		root,
 		audioDir,
 		outDir,

@@ -3,7 +3,7 @@
  * (`n8n import:workflow`, `n8n execute --id --rawOutput`); the webhook example
  * served by `n8n start` and called over HTTP on loopback.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 
@@ -108,6 +108,32 @@ it('example 2: every file of a folder is tagged and written to a CSV', () => {
 		return label === expectedLabel(file);
 	});
 	expect(right.length).toBeGreaterThanOrEqual(25); // the demo gives 26/26 with model v3
+});
+
+it('example 5: sounds tagged with labels written in the node (zero-shot, CLAP) and routed by the Switch', () => {
+	// The example downloads Xenova/clap-htsat-unfused; here (no Hub) the same workflow points at the
+	// tiny CLAP-shaped fixture in a folder n8n may read, and the scores are the generator's reference.
+	const fixtures = path.join(__dirname, '..', 'fixtures');
+	const modelDir = path.join(n8n.audioDir, 'models', 'tiny-clap');
+	cpSync(path.join(fixtures, 'models', 'tiny-clap'), modelDir, { recursive: true });
+	copyFileSync(path.join(fixtures, 'audio', 'clap-speech-48k.wav'), path.join(n8n.audioDir, 'recording.wav'));
+	n8n.importExample('sounds-with-your-own-labels.json', 'exampleZeroShot1', (wf) => {
+		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
+		Object.assign(nodes.find((n) => n.name === 'Audio Classification')!.parameters, { modelSource: 'localFolder', modelPath: modelDir, options: {} });
+	});
+	const run = n8n.execute('exampleZeroShot1');
+	expect(run.status).toBe('success');
+	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	const ref = JSON.parse(readFileSync(path.join(fixtures, 'reference', 'clap.json'), 'utf8')) as {
+		scores: Array<{ model: string; clip: string; template: string; labels: Array<{ label: string; score: number }> }>;
+	};
+	const want = ref.scores.find((s) => s.model === 'tiny-clap' && s.clip === 'clap-speech-48k.wav' && s.template === 'This is a sound of {}.')!.labels;
+	expect(item.json).toMatchObject({ label: want[0].label, fileName: 'recording.wav' });
+	expect(Math.abs((item.json.score as number) - want[0].score)).toBeLessThan(1e-5);
+	expect((item.json.labels as unknown[]).length).toBe(3);
+	const branch = { 'glass breaking': 'Break-in', 'a siren': 'Siren', 'a dog barking': 'Dog' }[want[0].label] ?? 'Anything else';
+	expect(run.runData[branch][0].data!.main[0][0].json.action).toMatch(new RegExp(`: ${want[0].label} \\(0\\.\\d\\d\\)$`));
+	for (const other of ['Break-in', 'Siren', 'Dog', 'Anything else'].filter((b) => b !== branch)) expect(run.runData[other]).toBeUndefined();
 });
 
 describe('example 3: webhook upload answered with the labels (n8n start)', () => {

@@ -23,6 +23,7 @@ import {
 	type PreparedAudio,
 	renderSettings,
 	resolveBuiltIn,
+	sessionCache,
 	type Setting,
 } from '../../../src';
 import { resolveHubModelDir } from './hub';
@@ -96,7 +97,21 @@ export interface BatchedOperation {
 const PENDING_ITEMS = MAX_BATCH;
 const PENDING_VALUES = 8_000_000;
 
+/** One log line per model load in this process: in queue mode, each worker should load a model once. */
+let watchingLoads = false;
+function logModelLoads(ctx: IExecuteFunctions): void {
+	if (watchingLoads) return;
+	watchingLoads = true;
+	const logger = ctx.logger;
+	sessionCache.onLoad((e) =>
+		logger.info(
+			`Audio Classification: model loaded into this process (pid ${process.pid}): ${e.onnxPath} on ONNX Runtime ${e.backend} (${e.provider}) in ${e.ms} ms; loads so far: ${e.loads}`,
+		),
+	);
+}
+
 export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation | BatchedOperation): Promise<INodeExecutionData[][]> {
+	logModelLoads(ctx);
 	const items = ctx.getInputData();
 	const out: INodeExecutionData[] = [];
 	const specs = new Map<string, ModelSpec | Error>();
