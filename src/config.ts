@@ -47,6 +47,17 @@ export function maxThreads(): number {
 	return Math.max(1, availableParallelism());
 }
 
+/**
+ * How long a Hub model resolved online (repo, revision -> snapshot) is reused
+ * in this process before the Hub is asked again (default 60 s; 0 = every
+ * execution). A commit hash never changes, so it is not asked again at all.
+ */
+export function hubRecheckMs(): number {
+	const raw = process.env[`${ENV_PREFIX}HUB_RECHECK_S`];
+	const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+	return (Number.isFinite(value) && value >= 0 ? value : 60) * 1000;
+}
+
 /** ffmpeg binary chosen by the instance (FFMPEG_PATH), not by workflows. */
 export function ffmpegPathFromEnv(): string | undefined {
 	return process.env.FFMPEG_PATH || undefined;

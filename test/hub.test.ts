@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { repoFolderName, resolveCacheDir } from '../src/hub/cache';
 import { hubDownload } from '../src/hub/download';
-import { downloadHubModel, resolveHubAccess, searchHubModels, type HubModelRequest } from '../src/hub/model';
+import { clearResolvedHubModels, downloadHubModel, resolveHubAccess, searchHubModels, type HubModelRequest } from '../src/hub/model';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
 import { classifyAudio } from '../src/pipeline';
@@ -85,16 +85,32 @@ describe('download into the huggingface_hub cache layout', () => {
 		expect(loadModelSpec(ext, 'auto').dtype).toBe('fp32');
 	});
 
-	it('reuses the cache: a branch costs HEAD requests only, a commit costs none', async () => {
+	it('reuses the cache: in this process for a minute no request at all, then a branch costs HEAD requests only, a commit none', async () => {
 		await downloadHubModel(request());
 		const gets = hub.cdnGets().length;
 		const before = hub.requests.length;
 		await downloadHubModel(request());
+		expect(hub.requests.length).toBe(before); // resolved a moment ago in this process (N8N_AUDIO_CLASSIFICATION_HUB_RECHECK_S)
+		clearResolvedHubModels(); // as after the recheck interval, or in another process
+		await downloadHubModel(request());
+		expect(hub.requests.length).toBeGreaterThan(before);
 		expect(hub.cdnGets().length).toBe(gets);
 		expect(hub.requests.slice(before).every((r) => r.method === 'HEAD' || r.url.startsWith('/api/'))).toBe(true);
 		const mid = hub.requests.length;
 		await hubDownload({ ...request(), file: 'onnx/model.onnx', revision: COMMIT });
 		expect(hub.requests.length).toBe(mid);
+	});
+
+	it('asks the Hub again after the recheck interval (0 = every execution)', async () => {
+		process.env.N8N_AUDIO_CLASSIFICATION_HUB_RECHECK_S = '0';
+		try {
+			await downloadHubModel(request());
+			const before = hub.requests.length;
+			await downloadHubModel(request());
+			expect(hub.requests.length).toBeGreaterThan(before);
+		} finally {
+			delete process.env.N8N_AUDIO_CLASSIFICATION_HUB_RECHECK_S;
+		}
 	});
 
 	it('reuses a cache written by Python tools (same layout), offline', async () => {
@@ -132,9 +148,16 @@ describe('robust transfer', () => {
 	});
 
 	it('downloads a file once when several executions ask at the same time', async () => {
+		// one resolution shared in this process: one file list, one download
 		const dirs = await Promise.all([1, 2, 3].map(() => downloadHubModel(request())));
 		expect(new Set(dirs).size).toBe(1);
+		expect(hub.requests.filter((r) => r.url.startsWith('/api/models/'))).toHaveLength(1);
 		expect(hub.cdnGets().filter((r) => r.url.includes('/cdn/'))).toHaveLength(1);
+		// and the file lock, as between processes: three downloads of one new file, one transfer
+		hub.repos[REPO].files['onnx/model_fp16.onnx'] = Buffer.from(hub.repos[REPO].files['onnx/model.onnx']).reverse();
+		hub.slowMs = 300;
+		await Promise.all([1, 2, 3].map(() => hubDownload({ ...request(), file: 'onnx/model_fp16.onnx' })));
+		expect(hub.cdnGets().filter((r) => r.url.includes('/cdn/'))).toHaveLength(2);
 	});
 
 	it('takes over the lock of a crashed download, and waits for a live one', async () => {

@@ -4,11 +4,13 @@
  * weights), into the shared cache; returns the snapshot folder, which then
  * loads like any local model folder.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { AUTO_ORDER, type DtypeChoice, variantFileName } from '../model/variants';
-import { RepoCache } from './cache';
+import { hubRecheckMs } from '../config';
+import { isCommitHash, RepoCache } from './cache';
 import { httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
 import { HubError } from './errors';
 import { assertRevision } from './validate';
@@ -129,7 +131,40 @@ function chooseOnnxFiles(files: string[], dtype: DtypeChoice, repoId: string): s
 	);
 }
 
+/**
+ * Snapshots resolved online in this process, and resolutions in flight: a
+ * webhook workflow runs one execution per request, and each would otherwise
+ * ask the Hub for the file list and every file's ETag (4-5 round trips).
+ */
+const resolvedSnapshots = new Map<string, { dir: string; at: number }>();
+const resolving = new Map<string, Promise<string>>();
+
+/** Forget resolved snapshots (tests). */
+export function clearResolvedHubModels(): void {
+	resolvedSnapshots.clear();
+}
+
 export async function downloadHubModel(r: HubModelRequest): Promise<string> {
+	if (r.offline) return await resolveHubModel(r);
+	const token = r.token ? createHash('sha256').update(r.token).digest('hex').slice(0, 16) : '';
+	const key = [r.endpoint, token, r.repoId, r.revision, r.dtype, r.cacheDir, ...(r.extraFiles ?? [])].join('\u0000');
+	const known = resolvedSnapshots.get(key);
+	const fresh = known && (isCommitHash(r.revision) || Date.now() - known.at < hubRecheckMs());
+	if (known && fresh && existsSync(known.dir)) return known.dir;
+	let pending = resolving.get(key);
+	if (!pending) {
+		pending = resolveHubModel(r).then((dir) => {
+			resolvedSnapshots.set(key, { dir, at: Date.now() });
+			return dir;
+		});
+		resolving.set(key, pending);
+		const forget = () => resolving.delete(key);
+		pending.then(forget, forget);
+	}
+	return await pending;
+}
+
+async function resolveHubModel(r: HubModelRequest): Promise<string> {
 	if (!isRepoId(r.repoId)) {
 		throw new HubError(`"${r.repoId}" is not a Hub model ID`, 'Use the form organisation/name, e.g. Xenova/ast-finetuned-speech-commands-v2.');
 	}

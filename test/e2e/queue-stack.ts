@@ -162,6 +162,11 @@ export async function startQueueStack(n8n: N8nInstance, extraEnv: NodeJS.Process
 		},
 	};
 
+	// Best effort if the test process itself is killed: no orphaned servers.
+	process.once('exit', () => {
+		for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+	});
+
 	let brokerPort = 0;
 	const n8nProc = (name: string, args: string[], env: NodeJS.ProcessEnv): Proc => {
 		// Each process: its own n8n user folder (as on its own machine), the same installed nodes.

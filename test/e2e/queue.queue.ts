@@ -16,7 +16,7 @@
  *    it serves again.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { FakeHub, repoFromFolder } from '../helpers/fake-hub';
@@ -75,6 +75,26 @@ const pct = (values: number[], p: number) => {
 	return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+	if (!pid) return 0;
+	try {
+		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+		return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+	} catch {
+		return 0;
+	}
+}
+
+/** CPU seconds per request spent in the main and in the workers during `fn`. */
+async function cpuPerRequest<T extends { answers: Answer[] }>(fn: () => Promise<T>): Promise<T & { cpu: string }> {
+	const pids = () => ({ main: stack.main?.child.pid, ...Object.fromEntries([...stack.workers].map(([n, p]) => [n, p.child.pid])) });
+	const before = Object.fromEntries(Object.entries(pids()).map(([n, pid]) => [n, cpuSeconds(pid)]));
+	const r = await fn();
+	const per = Object.entries(pids()).map(([n, pid]) => `${n} ${(((cpuSeconds(pid) - (before[n] ?? 0)) * 1000) / r.answers.length).toFixed(0)} ms`);
+	return { ...r, cpu: `CPU per request: ${per.join(', ')}` };
+}
+
 function summary(name: string, r: { answers: Answer[]; seconds: number }): string {
 	const ms = r.answers.map((a) => a.ms);
 	return `${name}: ${r.answers.length} requests in ${r.seconds.toFixed(2)} s = ${(r.answers.length / r.seconds).toFixed(1)} req/s; latency p50 ${pct(ms, 50).toFixed(0)} ms, p90 ${pct(ms, 90).toFixed(0)} ms, p99 ${pct(ms, 99).toFixed(0)} ms`;
@@ -93,6 +113,24 @@ function workersFromDb(sinceId = 0): Record<string, number> {
 		counts[worker] = (counts[worker] ?? 0) + 1;
 	}
 	return counts;
+}
+
+/** Median execution time of each node over the workflow's executions after `sinceId` (n8n's own runData, from Postgres). */
+function nodeTimes(sinceId: number): string {
+	const { parse } = require(path.join(n8n.n8nBin, '..', '..', '..', 'flatted')) as { parse: (s: string) => unknown };
+	const rows = stack
+		.sql(`SELECT d.data FROM execution_entity e JOIN execution_data d ON d."executionId" = e.id WHERE e."workflowId" = 'queueWebhook001' AND e.id::int > ${sinceId} AND e.status = 'success'`)
+		.trim()
+		.split('\n')
+		.filter(Boolean);
+	const times: Record<string, number[]> = {};
+	for (const row of rows) {
+		const data = parse(row) as { resultData: { runData: Record<string, Array<{ executionTime: number }>> } };
+		for (const [node, runs] of Object.entries(data.resultData.runData)) (times[node] ??= []).push(runs[0].executionTime);
+	}
+	return Object.entries(times)
+		.map(([node, t]) => `${node} ${pct(t, 50)} ms`)
+		.join(', ');
 }
 
 const maxExecutionId = () => Number(stack.sql(`SELECT coalesce(max(id::int), 0) FROM execution_entity`).trim());
@@ -200,19 +238,26 @@ it('throughput and latency with one worker, then with two (warm)', async () => {
 	const sample = uploads.slice(0, 64);
 	await stack.stopWorker('queue-worker-2');
 	await burst(sample.slice(0, 8)); // warm
-	const one = await burst(sample);
-	console.log(summary('queue mode, 1 worker (concurrency 10), warm', one));
+	const oneFrom = maxExecutionId();
+	const one = await cpuPerRequest(() => burst(sample));
+	console.log(`${summary('queue mode, 1 worker (concurrency 10), warm', one)}; ${one.cpu}; median time per node: ${nodeTimes(oneFrom)}`);
 	await stack.startWorker('queue-worker-2');
 	await burst(sample.slice(0, 16)); // warm the restarted worker
-	const two = await burst(sample);
-	console.log(summary('queue mode, 2 workers (concurrency 10 each), warm', two));
+	const twoFrom = maxExecutionId();
+	const two = await cpuPerRequest(() => burst(sample));
+	console.log(`${summary('queue mode, 2 workers (concurrency 10 each), warm', two)}; ${two.cpu}; median time per node: ${nodeTimes(twoFrom)}`);
 	for (const r of [one, two]) expect(r.answers.every((a, i) => a.status === 200 && a.body?.label === sample[i].label)).toBe(true);
 }, 600_000);
 
 it('a worker killed mid-burst: every request settles, the rest answer, the restarted worker serves again', async () => {
 	const since = maxExecutionId();
+	const victim = stack.workers.get('queue-worker-1')!;
+	const logFrom = victim.log.length;
 	const pending = burst(uploads);
-	await new Promise((r) => setTimeout(r, 150)); // jobs are running on both workers
+	// kill it while it runs executions of this burst
+	const started = () => (victim.log.slice(logFrom).match(/Worker started execution/g) ?? []).length;
+	for (let i = 0; i < 200 && started() < 3; i++) await new Promise((r) => setTimeout(r, 25));
+	expect(started()).toBeGreaterThanOrEqual(3);
 	await stack.stopWorker('queue-worker-1', 'SIGKILL');
 	const r = await pending;
 	console.log(summary('queue mode, worker 1 killed during the burst', r));
@@ -233,3 +278,30 @@ it('a worker killed mid-burst: every request settles, the rest answer, the resta
 	expect(again.answers.every((a, i) => a.status === 200 && a.body?.label === uploads[i].label)).toBe(true);
 	expect(Object.keys(workersFromDb(after)).sort()).toEqual(['queue-worker-1', 'queue-worker-2']);
 }, 600_000);
+
+it('stops every process it started and removes every folder', async () => {
+	const root = stack.root;
+	const pids = [stack.main, ...stack.workers.values()].map((p) => p!.child.pid!);
+	await stack.stop();
+	const alive = (pid: number) => {
+		try {
+			process.kill(pid, 0);
+			return true;
+		} catch {
+			return false;
+		}
+	};
+	expect(pids.filter(alive)).toEqual([]);
+	// no process anywhere still runs from the stack's folder (postgres, redis, n8n)
+	const leftovers = readdirSync('/proc')
+		.filter((d) => /^\d+$/.test(d))
+		.filter((d) => {
+			try {
+				return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(root);
+			} catch {
+				return false;
+			}
+		});
+	expect(leftovers).toEqual([]);
+	expect(existsSync(root)).toBe(false);
+});
