@@ -58,6 +58,14 @@ export function hubRecheckMs(): number {
 	return (Number.isFinite(value) && value >= 0 ? value : 60) * 1000;
 }
 
+/**
+ * Let ONNX Runtime's thread pool spin between runs (N8N_AUDIO_CLASSIFICATION_ORT_SPINNING=1):
+ * a little lower latency for back-to-back runs, at the cost of busy cores n8n shares.
+ */
+export function ortSpinning(): boolean {
+	return /^(1|true|yes|on)$/i.test(process.env[`${ENV_PREFIX}ORT_SPINNING`] ?? '');
+}
+
 /** ffmpeg binary chosen by the instance (FFMPEG_PATH), not by workflows. */
 export function ffmpegPathFromEnv(): string | undefined {
 	return process.env.FFMPEG_PATH || undefined;

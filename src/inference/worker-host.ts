@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { ortSpinning } from '../config';
 import type { Backend } from './backends';
 import { nativeRuntimePath, wasmRuntimeDir } from './paths';
 import type { FeatureTensor, FeatureTensors } from '../features/types';
@@ -115,6 +116,7 @@ export class RemoteSession {
 			backend,
 			provider,
 			threads: threads ?? 0,
+			spinning: ortSpinning(),
 		});
 		return new RemoteSession(r.handle, generation, r.inputNames, r.outputNames);
 	}

@@ -47,10 +47,10 @@ interface Answer {
 	failure?: string;
 }
 
-async function post(u: Upload, timeoutMs = 120_000): Promise<Answer> {
+async function post(u: Upload, timeoutMs = 120_000, to = url): Promise<Answer> {
 	const t0 = performance.now();
 	try {
-		const res = await fetch(url, { method: 'POST', headers: { 'content-type': u.type }, body: u.body, signal: AbortSignal.timeout(timeoutMs) });
+		const res = await fetch(to, { method: 'POST', headers: { 'content-type': u.type }, body: u.body, signal: AbortSignal.timeout(timeoutMs) });
 		const text = await res.text();
 		let body: Answer['body'];
 		try {
@@ -64,9 +64,9 @@ async function post(u: Upload, timeoutMs = 120_000): Promise<Answer> {
 	}
 }
 
-async function burst(list: Upload[]): Promise<{ answers: Answer[]; seconds: number }> {
+async function burst(list: Upload[], to = url): Promise<{ answers: Answer[]; seconds: number }> {
 	const t0 = performance.now();
-	const answers = await Promise.all(list.map((u) => post(u)));
+	const answers = await Promise.all(list.map((u) => post(u, 120_000, to)));
 	return { answers, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -159,7 +159,12 @@ beforeAll(async () => {
 	hub.repos[MODEL] = repoFromFolder(path.join(REPO, 'models', 'speech-commands-dscnn'), '9'.repeat(40));
 	hub.slowMs = 1500; // the model file arrives slowly: both workers ask for it while the first download runs
 
-	stack = await startQueueStack(n8n, { HF_ENDPOINT: hub.url, N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false' });
+	stack = await startQueueStack(n8n, {
+		HF_ENDPOINT: hub.url,
+		N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
+		// QUEUE_PROFILE=<dir>: CPU profiles of every n8n process (written when it stops)
+		...(process.env.QUEUE_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.QUEUE_PROFILE}` } : {}),
+	});
 	// The webhook example, with the model from the Hub and the worker's name written into the execution
 	const queueEnv = {
 		DB_TYPE: 'postgresdb',
@@ -199,10 +204,24 @@ beforeAll(async () => {
 	wf.connections['Tag worker'] = { main: [[{ node: 'Respond with labels', type: 'main', index: 0 }]] };
 	const file = path.join(stack.root, 'queue-webhook.json');
 	require('node:fs').writeFileSync(file, JSON.stringify(wf));
+	// The same workflow without the classifier: n8n's own cost per queued webhook execution
+	const baseline = JSON.parse(JSON.stringify(wf));
+	baseline.id = 'queueBaseline01';
+	baseline.name = 'Queue baseline (no classifier)';
+	baseline.nodes = baseline.nodes.filter((n: { name: string }) => n.name !== 'Audio Classification');
+	const hook = baseline.nodes.find((n: { name: string }) => n.name === 'Webhook');
+	Object.assign(hook, { webhookId: 'b1b2c3d4-0000-4000-8000-00000000cccc' });
+	hook.parameters.path = 'baseline-queue';
+	delete baseline.connections['Audio Classification'];
+	baseline.connections.Webhook = { main: [[{ node: 'Tag worker', type: 'main', index: 0 }]] };
+	const baselineFile = path.join(stack.root, 'queue-baseline.json');
+	require('node:fs').writeFileSync(baselineFile, JSON.stringify(baseline));
 	require('node:fs').mkdirSync(queueEnv.N8N_USER_FOLDER, { recursive: true });
 	// The CLI creates the schema, imports and publishes; the main then activates the webhook.
 	n8n.n8n(['import:workflow', `--input=${file}`], queueEnv);
 	n8n.n8n(['publish:workflow', '--id=queueWebhook001'], queueEnv);
+	n8n.n8n(['import:workflow', `--input=${baselineFile}`], queueEnv);
+	n8n.n8n(['publish:workflow', '--id=queueBaseline01'], queueEnv);
 	await stack.startMain();
 	url = `http://127.0.0.1:${stack.mainPort}/webhook/classify-queue`;
 	await stack.startWorker('queue-worker-1');
@@ -238,6 +257,11 @@ it('throughput and latency with one worker, then with two (warm)', async () => {
 	const sample = uploads.slice(0, 64);
 	await stack.stopWorker('queue-worker-2');
 	await burst(sample.slice(0, 8)); // warm
+	const baselineUrl = url.replace('classify-queue', 'baseline-queue');
+	await burst(sample.slice(0, 8), baselineUrl); // warm
+	const base = await cpuPerRequest(() => burst(sample, baselineUrl));
+	console.log(`${summary('queue mode, 1 worker, the same webhook workflow without the classifier', base)}; ${base.cpu}`);
+	expect(base.answers.every((a) => a.status === 200)).toBe(true);
 	const oneFrom = maxExecutionId();
 	const one = await cpuPerRequest(() => burst(sample));
 	console.log(`${summary('queue mode, 1 worker (concurrency 10), warm', one)}; ${one.cpu}; median time per node: ${nodeTimes(oneFrom)}`);
