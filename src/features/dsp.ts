@@ -154,25 +154,49 @@ export function frameCount(length: number, o: Pick<LogMelOptions, 'center' | 'fr
 	return length < o.frameLength ? 0 : 1 + Math.floor((length - o.frameLength) / o.hop);
 }
 
-/**
- * Log-mel frames [first, first + count) of `signal` into `out`, yielding every
- * 64 frames so the caller can slice the work.
- */
-export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: Float32Array, first: number, count: number): Steps<void> {
-	const fft = fftOfSize(o.fftLength);
-	const frame = new Float64Array(o.fftLength);
-	const power = new Float64Array(o.fftLength / 2 + 1);
-	const n = signal.length;
+/** What one framing run reuses: the FFT, its buffers, and the filters as flat arrays. */
+interface Work {
+	fft: ReturnType<typeof fftOfSize>;
+	frame: Float64Array;
+	power: Float64Array;
+	starts: Int32Array;
+	ends: Int32Array;
+	weights: Float64Array;
+}
+
+function workFor(o: LogMelOptions): Work {
 	const mels = o.filters.length;
+	const starts = new Int32Array(mels);
+	const ends = new Int32Array(mels);
+	const weights = new Float64Array(o.filters.reduce((n, f) => n + f.weights.length, 0));
+	let at = 0;
+	o.filters.forEach((f, m) => {
+		starts[m] = at;
+		weights.set(f.weights, at);
+		at += f.weights.length;
+		ends[m] = at;
+	});
+	return { fft: fftOfSize(o.fftLength), frame: new Float64Array(o.fftLength), power: new Float64Array(o.fftLength / 2 + 1), starts, ends, weights };
+}
+
+/** Frames [from, to): a plain function (V8 optimises it fully; the generator only slices). */
+function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out: Float32Array, first: number, from: number, to: number): void {
+	const { fft, frame, power, starts, ends, weights } = w;
+	const n = signal.length;
+	const mels = starts.length;
 	const offset = o.center ? -(o.fftLength >> 1) : 0;
-	const { window, frameLength, preemphasis = 0 } = o;
+	const { window, frameLength, hop, floor } = o;
+	const preemphasis = o.preemphasis ?? 0;
+	const removeDc = o.removeDcOffset === true;
+	const frameMajor = o.layout === 'frameMajor';
 	const stride = o.stride ?? 0;
-	const outFrame = o.outFrame ?? 0;
+	const base = (o.outFrame ?? 0) - first;
 	const scale = o.log === 'dB' ? 10 : 1;
-	const logOf = o.log === 'log' ? Math.log : Math.log10;
-	for (let t = first; t < first + count; t++) {
-		if ((t - first) % 64 === 63) yield;
-		const start = t * o.hop + offset;
+	const natural = o.log === 'log';
+	const offsets = new Int32Array(mels);
+	for (let m = 0; m < mels; m++) offsets[m] = o.filters[m].start - starts[m];
+	for (let t = from; t < to; t++) {
+		const start = t * hop + offset;
 		if (start >= 0 && start + frameLength <= n) {
 			for (let i = 0; i < frameLength; i++) frame[i] = signal[start + i];
 		} else {
@@ -183,7 +207,7 @@ export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: F
 				frame[i] = signal[j];
 			}
 		}
-		if (o.removeDcOffset) {
+		if (removeDc) {
 			let mean = 0;
 			for (let i = 0; i < frameLength; i++) mean += frame[i];
 			mean /= frameLength;
@@ -196,9 +220,25 @@ export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: F
 		for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
 		fft.powerSpectrum(frame, power); // the tail past frameLength stays zero
 		for (let m = 0; m < mels; m++) {
-			const v = scale * logOf(Math.max(applyFilter(o.filters[m], power), o.floor));
-			if (o.layout === 'frameMajor') out[(outFrame + t - first) * mels + m] = v;
+			let e = 0;
+			const shift = offsets[m];
+			for (let k = starts[m]; k < ends[m]; k++) e += weights[k] * power[shift + k];
+			if (e < floor) e = floor;
+			const v = natural ? Math.log(e) : scale * Math.log10(e);
+			if (frameMajor) out[(base + t) * mels + m] = v;
 			else out[m * stride + t] = v;
 		}
+	}
+}
+
+/**
+ * Log-mel frames [first, first + count) of `signal` into `out`, yielding every
+ * 64 frames so the caller can slice the work.
+ */
+export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: Float32Array, first: number, count: number): Steps<void> {
+	const work = workFor(o);
+	for (let from = first; from < first + count; from += 64) {
+		logMelFrames(signal, o, work, out, first, from, Math.min(first + count, from + 64));
+		if (from + 64 < first + count) yield;
 	}
 }
