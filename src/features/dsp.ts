@@ -197,8 +197,10 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 	for (let m = 0; m < mels; m++) offsets[m] = o.filters[m].start - starts[m];
 	for (let t = from; t < to; t++) {
 		const start = t * hop + offset;
-		if (start >= 0 && start + frameLength <= n) {
-			for (let i = 0; i < frameLength; i++) frame[i] = signal[start + i];
+		const inside = start >= 0 && start + frameLength <= n;
+		if (inside && !removeDc && !preemphasis) {
+			// the common case (Whisper, CLAP): copy and window in one pass
+			for (let i = 0; i < frameLength; i++) frame[i] = signal[start + i] * window[i];
 		} else {
 			for (let i = 0; i < frameLength; i++) {
 				let j = start + i;
@@ -206,18 +208,18 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 				if (j >= n) j = 2 * (n - 1) - j;
 				frame[i] = signal[j];
 			}
+			if (removeDc) {
+				let mean = 0;
+				for (let i = 0; i < frameLength; i++) mean += frame[i];
+				mean /= frameLength;
+				for (let i = 0; i < frameLength; i++) frame[i] -= mean;
+			}
+			if (preemphasis) {
+				for (let i = frameLength - 1; i > 0; i--) frame[i] -= preemphasis * frame[i - 1];
+				frame[0] -= preemphasis * frame[0];
+			}
+			for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
 		}
-		if (removeDc) {
-			let mean = 0;
-			for (let i = 0; i < frameLength; i++) mean += frame[i];
-			mean /= frameLength;
-			for (let i = 0; i < frameLength; i++) frame[i] -= mean;
-		}
-		if (preemphasis) {
-			for (let i = frameLength - 1; i > 0; i--) frame[i] -= preemphasis * frame[i - 1];
-			frame[0] -= preemphasis * frame[0];
-		}
-		for (let i = 0; i < frameLength; i++) frame[i] *= window[i];
 		fft.powerSpectrum(frame, power); // the tail past frameLength stays zero
 		for (let m = 0; m < mels; m++) {
 			let e = 0;
