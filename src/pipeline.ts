@@ -6,6 +6,7 @@ import { decodeAudio, type DecoderChoice } from './audio/decode';
 import { AudioClassificationError, CancelledError } from './errors';
 import type { FeatureTensors } from './features';
 import { checkInferenceBudget } from './inference/budget';
+import { sessionCache } from './inference/session-cache';
 import type { Backend, BackendChoice } from './inference/backends';
 import type { Device } from './inference/runtime';
 import type { ModelSpec } from './model/spec';
@@ -65,8 +66,10 @@ export interface PreparedAudio {
 export async function prepareAudio(
 	audio: Buffer,
 	spec: ModelSpec,
-	options: Pick<ClassifyOptions, 'ffmpegPath' | 'signal' | 'maxDuration' | 'decoder'>,
+	options: Pick<ClassifyOptions, 'ffmpegPath' | 'signal' | 'maxDuration' | 'decoder'> & Partial<Pick<ClassifyOptions, 'device' | 'backend' | 'threads'>>,
 ): Promise<PreparedAudio> {
+	// The first item of a process: ONNX Runtime's thread and the model load while this clip decodes.
+	if (options.device) sessionCache.preload({ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend });
 	const decoded = await decodeAudio(audio, {
 		samplingRate: spec.samplingRate,
 		ffmpegPath: options.ffmpegPath,

@@ -59,6 +59,7 @@ describe('zero-shot scores equal the independent reference (1e-5)', () => {
 		const candidateLabels = ref.labels; // in the order the user wrote them; results come sorted by score
 		for (const model of s.model === 'tiny-clap' ? ['tiny-clap', 'tiny-clap-combined'] : [s.model]) {
 			const result = await zeroShotAudio(clip(s.clip), spec(model), { ...options, candidateLabels, hypothesisTemplate: s.template });
+			expect(path.basename(zeroShotStats.lastAudioGraph)).toBe(model === 'tiny-clap' ? 'audio_model.onnx' : 'model.onnx');
 			expect(result.labels.map((l) => l.label)).toEqual(labels);
 			result.labels.forEach((l, i) => expect(Math.abs(l.score - s.labels[i].score)).toBeLessThan(1e-5));
 		}
@@ -92,6 +93,30 @@ describe('label embeddings and the logit scale', () => {
 			expect(zeroShotStats.lastScale).toBeCloseTo(ref.logitScale[model === 'tiny-clap-fused' ? model : 'tiny-clap'].audio, 3);
 		}
 		expect(zeroShotStats.scaleReads - before).toBe(3);
+	});
+});
+
+describe('model file variants', () => {
+	it('Model File Variant picks the combined graph and the towers of that variant (q8 here)', async () => {
+		const { cpSync, mkdtempSync, rmSync, renameSync } = await import('node:fs');
+		const { tmpdir } = await import('node:os');
+		const dir = mkdtempSync(path.join(tmpdir(), 'clap-q8-'));
+		try {
+			cpSync(path.join(MODELS, 'tiny-clap'), dir, { recursive: true });
+			// the q8 files are the fixture's graphs; fp32 is a copy of the AST graph, which would fail if used
+			for (const g of ['model', 'text_model', 'audio_model']) renameSync(path.join(dir, 'onnx', `${g}.onnx`), path.join(dir, 'onnx', `${g}_quantized.onnx`));
+			cpSync(path.join(MODELS, 'tiny-ast', 'onnx', 'model.onnx'), path.join(dir, 'onnx', 'model.onnx'));
+			const q8 = loadModelSpec(dir, 'q8');
+			expect(path.basename(q8.onnxPath)).toBe('model_quantized.onnx');
+			const s = ref.scores.find((r) => r.model === 'tiny-clap' && r.clip === 'clap-blip-48k.wav' && r.template === ref.template)!;
+			const before = zeroShotStats.textPasses;
+			const result = await zeroShotAudio(clip('clap-blip-48k.wav'), q8, { ...options, candidateLabels: ref.labels });
+			expect(zeroShotStats.textPasses - before).toBe(1);
+			expect(path.basename(zeroShotStats.lastAudioGraph)).toBe('audio_model_quantized.onnx'); // the q8 tower, not the combined graph
+			result.labels.forEach((l, i) => expect(Math.abs(l.score - s.labels[i].score)).toBeLessThan(1e-5));
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });
 

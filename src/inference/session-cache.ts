@@ -192,6 +192,21 @@ export class SessionCache {
 		}
 	}
 
+	/**
+	 * Starts loading a session without using it yet (the pipeline calls it
+	 * before decoding, so ONNX Runtime's thread and the model load overlap the
+	 * decode). A failure is reported to the later `use`, not here.
+	 */
+	preload(r: SessionRequest): void {
+		keyOf(r)
+			.then((key) => {
+				if (this.entries.has(key) || this.draining.has(key)) return;
+				this.entries.set(key, this.create(key, r));
+				this.evict();
+			})
+			.catch(() => undefined);
+	}
+
 	/** Calls `listener` after each model load of this cache. */
 	onLoad(listener: (e: LoadEvent) => void): void {
 		this.loadListeners.push(listener);

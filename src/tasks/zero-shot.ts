@@ -205,7 +205,7 @@ const LABEL_CACHE_SIZE = 64;
 const scaleCache = new Map<string, number>();
 
 /** How often texts were embedded (label-set cache misses), for tests and the log. */
-export const zeroShotStats = { textPasses: 0, scaleReads: 0, lastScale: 0 };
+export const zeroShotStats = { textPasses: 0, scaleReads: 0, lastScale: 0, lastAudioGraph: '' };
 
 /** Forget cached label embeddings and scales (tests; a model folder replaced in place). */
 export function clearZeroShotCaches(): void {
@@ -276,6 +276,7 @@ async function logitScale(spec: ModelSpec, graphs: Graphs, firstClip: FeatureTen
 
 /** Audio embeddings of clips of one shape, in one run. */
 async function audioEmbeddings(spec: ModelSpec, graphs: Graphs, clips: FeatureTensors[], options: Options): Promise<Float32Array[]> {
+	zeroShotStats.lastAudioGraph = graphs.audio ?? graphs.combined;
 	const stacked: FeatureTensors = {};
 	for (const name of Object.keys(clips[0])) stacked[name] = clips.length === 1 ? clips[0][name] : stackTensors(clips.map((c) => c[name]));
 	if (graphs.audio) {
