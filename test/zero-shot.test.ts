@@ -96,6 +96,22 @@ describe('label embeddings and the logit scale', () => {
 	});
 });
 
+describe('many labels', () => {
+	it.each(['tiny-clap', 'tiny-clap-combined'])('%s: 40 labels are embedded 16 at a time, with the same relative scores as 5', async (model) => {
+		const five = await zeroShotAudio(clip('clap-speech-48k.wav'), spec(model), { ...options, candidateLabels: ref.labels });
+		const extra = Array.from({ length: 35 }, (_, i) => `an extra sound number ${i}`);
+		const forty = await zeroShotAudio(clip('clap-speech-48k.wav'), spec(model), { ...options, candidateLabels: [...extra.slice(0, 20), ...ref.labels, ...extra.slice(20)] });
+		expect(forty.labels).toHaveLength(40);
+		const score = (r: typeof five, label: string) => r.labels.find((l) => l.label === label)!.score;
+		// softmax over more labels scales every score alike: the ratios between the five stay
+		for (const label of ref.labels.slice(1)) {
+			const a = score(five, label) / score(five, ref.labels[0]);
+			const b = score(forty, label) / score(forty, ref.labels[0]);
+			expect(Math.abs(a - b) / a).toBeLessThan(1e-4);
+		}
+	});
+});
+
 describe('model file variants', () => {
 	it('Model File Variant picks the combined graph and the towers of that variant (q8 here)', async () => {
 		const { cpSync, mkdtempSync, rmSync, renameSync } = await import('node:fs');
@@ -128,6 +144,13 @@ describe('errors', () => {
 			expect(error.message).toMatch(/No candidate labels/);
 			expect(error.hint).toMatch(/separated by commas/);
 		}
+	});
+
+	it('labels from a webhook are bounded: at most 256, each at most 200 characters', async () => {
+		const many = await zeroShotAudio(clip('clap-blip-48k.wav'), spec('tiny-clap'), { ...options, candidateLabels: Array.from({ length: 257 }, (_, i) => `sound ${i}`) }).catch((e) => e);
+		expect(many.message).toMatch(/Too many candidate labels \(257; at most 256\)/);
+		const long = await zeroShotAudio(clip('clap-blip-48k.wav'), spec('tiny-clap'), { ...options, candidateLabels: ['a'.repeat(201)] }).catch((e) => e);
+		expect(long.message).toMatch(/201 characters long \(at most 200\)/);
 	});
 
 	it('a template without {}', async () => {

@@ -32,8 +32,13 @@ import type { Classification, ClassifyOptions, PreparedAudio } from '../pipeline
 import { loadTokenizer, type TokenBatch } from '../text/tokenizer';
 
 export const DEFAULT_HYPOTHESIS_TEMPLATE = 'This is a sound of {}.';
-/** Most labels in one request: each is a text pass and an output row. */
-export const MAX_CANDIDATE_LABELS = 1000;
+/**
+ * Labels can come from a webhook's payload through an expression: bounded, so
+ * a request cannot make the text pass huge. Texts are embedded 16 at a time.
+ */
+export const MAX_CANDIDATE_LABELS = 256;
+export const MAX_LABEL_CHARS = 200;
+const TEXT_BATCH = 16;
 
 /** Labels from a comma-separated string or a list (an expression may give either); trimmed, empties dropped. */
 export function parseCandidateLabels(value: unknown): string[] {
@@ -56,6 +61,13 @@ export function parseCandidateLabels(value: unknown): string[] {
 		throw new ModelConfigError(
 			`Too many candidate labels (${labels.length}; at most ${MAX_CANDIDATE_LABELS})`,
 			'Each label is a text to embed and a score to rank: keep the list to the sounds that matter for the workflow.',
+		);
+	}
+	const long = labels.find((l) => l.length > MAX_LABEL_CHARS);
+	if (long !== undefined) {
+		throw new ModelConfigError(
+			`A candidate label is ${long.length} characters long (at most ${MAX_LABEL_CHARS}): "${long.slice(0, 40)}..."`,
+			'Describe each sound in a few words ("glass breaking"); the model compares the audio with short sentences.',
 		);
 	}
 	return labels;
@@ -244,20 +256,25 @@ async function labelSet(spec: ModelSpec, graphs: Graphs, texts: string[], firstC
 	return await remember(
 		key,
 		(async () => {
-			const tokens = loadTokenizer(spec.dir).batch(texts);
+			const tokenizer = loadTokenizer(spec.dir);
 			zeroShotStats.textPasses++;
-			if (graphs.text) {
-				return {
-					texts: await withSession(graphs.text, options, async (s) => embeddings(await run(s, { ...tokens }, 'text'), 'text_embeds', texts.length, 'text')),
-				};
+			const out: Float32Array[] = [];
+			for (let at = 0; at < texts.length; at += TEXT_BATCH) {
+				const chunk = texts.slice(at, at + TEXT_BATCH);
+				const tokens = tokenizer.batch(chunk);
+				if (graphs.text) {
+					out.push(...(await withSession(graphs.text, options, async (s) => embeddings(await run(s, { ...tokens }, 'text'), 'text_embeds', chunk.length, 'text'))));
+					continue;
+				}
+				const probe = await probeCombined(graphs, tokens, chunk.length, firstClip, options);
+				if (!scaleCache.has(graphs.combined)) {
+					scaleCache.set(graphs.combined, probe.scale);
+					zeroShotStats.scaleReads++;
+					zeroShotStats.lastScale = probe.scale;
+				}
+				out.push(...probe.texts);
 			}
-			const probe = await probeCombined(graphs, tokens, texts.length, firstClip, options);
-			if (!scaleCache.has(graphs.combined)) {
-				scaleCache.set(graphs.combined, probe.scale);
-				zeroShotStats.scaleReads++;
-				zeroShotStats.lastScale = probe.scale;
-			}
-			return { texts: probe.texts };
+			return { texts: out };
 		})(),
 	);
 }
