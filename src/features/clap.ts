@@ -8,8 +8,8 @@
  * - `rand_trunc` (the unfused models): slaney-normalised slaney-scale filters,
  *   one channel. A longer clip is cropped to max_length. Python picks the crop
  *   at random; here it is the **loudest** max_length window (on a hop grid,
- *   plus the very end; the earliest wins a tie), so a run is repeatable and
- *   the part with the event is the part the model hears;
+ *   plus the very end; the earliest of those within 1e-9 of the loudest wins),
+ *   so a run is repeatable and the part with the event is the part the model hears;
  * - `fusion` (laion/clap-htsat-fused): htk filters without norm, four
  *   channels. A short clip is the same mel four times; a longer one is the
  *   whole clip's mel shrunk to max_length (bilinear, as torch's interpolate)
@@ -91,23 +91,38 @@ function padded(samples: Float32Array, c: ClapConfig): Float64Array {
 	return out;
 }
 
-/** The documented crop for rand_trunc: the max_length window with the most energy. */
+/**
+ * The documented crop for rand_trunc: the max_length window with the most
+ * energy, among starts on the hop grid plus the very end; the earliest of the
+ * windows within 1e-9 of the most wins (so float rounding cannot move it).
+ * Energies come from per-hop block sums: memory is len / hop values, not len.
+ */
 export function loudestWindow(samples: Float32Array, length: number, hop: number): number {
-	const prefix = new Float64Array(samples.length + 1);
-	for (let i = 0; i < samples.length; i++) prefix[i + 1] = prefix[i] + samples[i] * samples[i];
 	const overflow = samples.length - length;
-	let best = 0;
-	let bestEnergy = -1;
-	const consider = (o: number) => {
-		const e = prefix[o + length] - prefix[o];
-		if (e > bestEnergy) {
-			best = o;
-			bestEnergy = e;
+	if (overflow <= 0) return 0;
+	const blocks = new Float64Array(Math.ceil(samples.length / hop));
+	for (let i = 0; i < samples.length; i++) blocks[(i / hop) | 0] += samples[i] * samples[i];
+	const span = length / hop; // whole blocks per window when hop divides length (CLAP: 1000)
+	const candidates: Array<{ start: number; energy: number }> = [];
+	if (Number.isInteger(span)) {
+		let e = 0;
+		for (let k = 0; k < span; k++) e += blocks[k];
+		for (let start = 0, k = 0; start <= overflow; start += hop, k++) {
+			if (k > 0) e += blocks[k + span - 1] - blocks[k - 1];
+			candidates.push({ start, energy: e });
 		}
-	};
-	for (let o = 0; o <= overflow; o += hop) consider(o);
-	if (overflow % hop !== 0) consider(overflow);
-	return best;
+	} else {
+		for (let start = 0; start <= overflow; start += hop) candidates.push({ start, energy: windowEnergy(samples, start, length) });
+	}
+	if (overflow % hop !== 0) candidates.push({ start: overflow, energy: windowEnergy(samples, overflow, length) });
+	const most = Math.max(...candidates.map((c) => c.energy));
+	return candidates.find((c) => c.energy >= most * (1 - 1e-9))!.start;
+}
+
+function windowEnergy(samples: Float32Array, start: number, length: number): number {
+	let e = 0;
+	for (let i = start; i < start + length; i++) e += samples[i] * samples[i];
+	return e;
 }
 
 /** The middle start of each third of the possible crop starts (numpy's array_split into 3). */

@@ -5,6 +5,12 @@ export interface FeatureTensor {
 	type: 'float32' | 'int64' | 'bool';
 	data: Float32Array | BigInt64Array | Uint8Array;
 	dims: number[];
+	/**
+	 * Every value is this number, and `data` is empty: ONNX Runtime's thread
+	 * builds the array (a 10-minute clip's all-ones attention mask is 77 MB,
+	 * written outside n8n's event loop).
+	 */
+	fill?: number;
 }
 
 export type FeatureTensors = Record<string, FeatureTensor>;

@@ -38,6 +38,21 @@ function externalData(modelPath) {
 const sessions = new Map();
 let nextHandle = 1;
 
+/** A tensor of one repeated value, built here rather than on n8n's thread (an all-ones mask). */
+function filled(t) {
+	const size = t.dims.reduce((n, d) => n * d, 1);
+	if (t.type === 'int64') {
+		const out = new BigInt64Array(size);
+		if (t.fill === 1) {
+			const words = new Int32Array(out.buffer); // little-endian low words: several times faster than BigInt fill
+			for (let i = 0; i < words.length; i += 2) words[i] = 1;
+		} else if (t.fill !== 0) out.fill(BigInt(t.fill));
+		return out;
+	}
+	if (t.type === 'bool') return new Uint8Array(size).fill(t.fill ? 1 : 0);
+	return new Float32Array(size).fill(t.fill);
+}
+
 function plainTensor(t) {
 	return { type: t.type, dims: Array.from(t.dims, Number), data: t.data };
 }
@@ -73,7 +88,7 @@ async function handle(msg) {
 		if (!entry) throw new Error('this session was released');
 		const { session, ort } = entry;
 		const feeds = {};
-		for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+		for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.fill === undefined ? t.data : filled(t), t.dims);
 		const results = await session.run(feeds);
 		const outputs = {};
 		const transfer = [];

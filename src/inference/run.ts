@@ -23,7 +23,7 @@ export async function runClassifierBatch(session: RemoteSession, batch: FeatureT
 		if (parts.some((t) => !t)) return [await runClassifier(session, batch[0])]; // reported there
 		const first = parts[0];
 		const size = first.data.length;
-		if (parts.some((t) => t.data.length !== size || t.type !== first.type)) {
+		if (parts.some((t) => t.data.length !== size || t.type !== first.type || t.fill !== first.fill || t.dims.join() !== first.dims.join())) {
 			throw new GraphMismatchError('Windows of one batch differ in shape', 'This is a bug: every window of a batch has the same length.');
 		}
 		stacked[name] = stackTensors(parts);
@@ -37,6 +37,9 @@ export async function runClassifierBatch(session: RemoteSession, batch: FeatureT
 /** Tensors of one shape stacked along the batch dimension. */
 export function stackTensors(parts: FeatureTensor[]): FeatureTensor {
 	const first = parts[0];
+	if (first.fill !== undefined && parts.every((t) => t.fill === first.fill)) {
+		return { type: first.type, data: first.data.slice(0, 0), dims: [parts.length, ...first.dims.slice(1)], fill: first.fill };
+	}
 	const size = first.data.length;
 	const Typed = first.type === 'int64' ? BigInt64Array : first.type === 'bool' ? Uint8Array : Float32Array;
 	const data = new Typed(size * parts.length);

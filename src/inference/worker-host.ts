@@ -135,7 +135,7 @@ export class RemoteSession {
 		for (const [name, t] of Object.entries(feeds)) {
 			// A buffer already moved to the thread reads as empty: refuse it here (ONNX Runtime would not answer).
 			const size = t.dims.reduce((n, d) => n * d, 1);
-			if (t.data.length !== size) throw new Error(`input "${name}" has ${t.data.length} values for dims [${t.dims.join(', ')}] (a feed can be run only once)`);
+			if (t.fill === undefined && t.data.length !== size) throw new Error(`input "${name}" has ${t.data.length} values for dims [${t.dims.join(', ')}] (a feed can be run only once)`);
 		}
 		const transfer = new Set<ArrayBuffer>();
 		for (const t of Object.values(feeds)) if (t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
