@@ -133,6 +133,19 @@ function nodeTimes(sinceId: number): string {
 		.join(', ');
 }
 
+/**
+ * Waits until `count` executions after `sinceId` are stored as finished: the
+ * webhook answers from its Respond node, a moment before n8n saves the run.
+ */
+async function settled(sinceId: number, count: number, timeoutMs = 60_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const done = Number(stack.sql(`SELECT count(*) FROM execution_entity WHERE id::int > ${sinceId} AND status NOT IN ('new', 'running', 'waiting')`).trim());
+		if (done >= count || Date.now() > deadline) return;
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
 const maxExecutionId = () => Number(stack.sql(`SELECT coalesce(max(id::int), 0) FROM execution_entity`).trim());
 
 const loadsIn = (log: string) => (log.match(/Audio Classification: model loaded into this process/g) ?? []).length;
@@ -243,6 +256,7 @@ it('a cold burst of 64 uploads in four formats: all right, on both workers, one 
 	console.log(summary('queue mode, 2 workers, cold (download + load included)', r));
 	const wrong = r.answers.map((a, i) => ({ a, u: uploads[i] })).filter(({ a, u }) => a.status !== 200 || a.body?.label !== u.label);
 	expect(wrong.map(({ a, u }) => `${u.name}: ${a.status} ${JSON.stringify(a.body ?? a.failure)}`)).toEqual([]);
+	await settled(since, uploads.length);
 	const perWorker = workersFromDb(since);
 	console.log(`executions per worker (executions table): ${JSON.stringify(perWorker)}`);
 	expect(Object.keys(perWorker).sort()).toEqual(['queue-worker-1', 'queue-worker-2']);
@@ -264,11 +278,13 @@ it('throughput and latency with one worker, then with two (warm)', async () => {
 	expect(base.answers.every((a) => a.status === 200)).toBe(true);
 	const oneFrom = maxExecutionId();
 	const one = await cpuPerRequest(() => burst(sample));
+	await settled(oneFrom, sample.length);
 	console.log(`${summary('queue mode, 1 worker (concurrency 10), warm', one)}; ${one.cpu}; median time per node: ${nodeTimes(oneFrom)}`);
 	await stack.startWorker('queue-worker-2');
 	await burst(sample.slice(0, 16)); // warm the restarted worker
 	const twoFrom = maxExecutionId();
 	const two = await cpuPerRequest(() => burst(sample));
+	await settled(twoFrom, sample.length);
 	console.log(`${summary('queue mode, 2 workers (concurrency 10 each), warm', two)}; ${two.cpu}; median time per node: ${nodeTimes(twoFrom)}`);
 	for (const r of [one, two]) expect(r.answers.every((a, i) => a.status === 200 && a.body?.label === sample[i].label)).toBe(true);
 }, 600_000);
@@ -285,13 +301,14 @@ it('a worker killed mid-burst: every request settles, the rest answer, the resta
 	await stack.stopWorker('queue-worker-1', 'SIGKILL');
 	const r = await pending;
 	console.log(summary('queue mode, worker 1 killed during the burst', r));
-	const settled = r.answers.filter((a) => a.status !== 0);
-	expect(settled).toHaveLength(uploads.length); // nothing hung: every request got an HTTP answer
+	const answered = r.answers.filter((a) => a.status !== 0);
+	expect(answered).toHaveLength(uploads.length); // nothing hung: every request got an HTTP answer
 	const right = r.answers.filter((a, i) => a.status === 200 && a.body?.label === uploads[i].label).length;
 	const failed = r.answers.filter((a) => a.status !== 200 || a.body?.error);
 	console.log(`killed worker: ${right} answered right, ${failed.length} failed (${[...new Set(failed.map((a) => a.status))].join(', ') || 'none'})`);
 	expect(right + failed.length).toBe(uploads.length);
 	expect(right).toBeGreaterThan(uploads.length / 2);
+	await settled(since, uploads.length);
 	const statuses = stack.sql(`SELECT status, count(*) FROM execution_entity WHERE id::int > ${since} GROUP BY status`).trim();
 	console.log(`executions after the kill: ${statuses.replace(/\n/g, ', ')}`);
 	expect(statuses).not.toMatch(/running|new/); // none left hanging
@@ -300,6 +317,7 @@ it('a worker killed mid-burst: every request settles, the rest answer, the resta
 	const after = maxExecutionId();
 	const again = await burst(uploads.slice(0, 32));
 	expect(again.answers.every((a, i) => a.status === 200 && a.body?.label === uploads[i].label)).toBe(true);
+	await settled(after, 32);
 	expect(Object.keys(workersFromDb(after)).sort()).toEqual(['queue-worker-1', 'queue-worker-2']);
 }, 600_000);
 
