@@ -98,28 +98,41 @@ export function melFilterBank(o: MelBankOptions): Float64Array[] {
 	return banks;
 }
 
-/** One filter's non-zero span: applying it touches only these bins. */
-export interface SparseFilter {
-	start: number;
+/**
+ * Mel filters with only their non-zero spans, flat: filter m weighs
+ * `power[shift[m] + k]` by `weights[k]` for k in [starts[m], ends[m]). Built
+ * once per config (in the cached tables); applying them skips the zeros.
+ */
+export interface SparseMel {
+	count: number;
+	starts: Int32Array;
+	ends: Int32Array;
+	shift: Int32Array;
 	weights: Float64Array;
 }
 
-/** Each triangular filter covers a few bins: skip the zeros (most of the mel products; the FFT dominates the rest). */
-export function sparsify(banks: Float64Array[]): SparseFilter[] {
-	return banks.map((row) => {
+export function sparsify(banks: Float64Array[]): SparseMel {
+	const spans = banks.map((row) => {
 		let start = 0;
 		while (start < row.length && row[start] === 0) start++;
 		let end = row.length;
 		while (end > start && row[end - 1] === 0) end--;
-		return { start, weights: row.slice(start, end) };
+		return { start, end };
 	});
-}
-
-export function applyFilter(filter: SparseFilter, power: Float64Array): number {
-	let e = 0;
-	const { start, weights } = filter;
-	for (let k = 0; k < weights.length; k++) e += weights[k] * power[start + k];
-	return e;
+	const count = banks.length;
+	const starts = new Int32Array(count);
+	const ends = new Int32Array(count);
+	const shift = new Int32Array(count);
+	const weights = new Float64Array(spans.reduce((n, sp) => n + sp.end - sp.start, 0));
+	let at = 0;
+	spans.forEach(({ start, end }, m) => {
+		weights.set(banks[m].subarray(start, end), at);
+		starts[m] = at;
+		shift[m] = start - at;
+		at += end - start;
+		ends[m] = at;
+	});
+	return { count, starts, ends, shift, weights };
 }
 
 // -------------------------------------------------------------- spectrogram
@@ -136,7 +149,7 @@ export interface LogMelOptions {
 	/** Kaldi: subtract each frame's mean, then x[i] - k x[i-1] (the first sample against itself). */
 	removeDcOffset?: boolean;
 	preemphasis?: number;
-	filters: SparseFilter[];
+	filters: SparseMel;
 	/** Natural log, log10, or decibels (10 log10), of max(mel energy, floor). */
 	log: 'log' | 'log10' | 'dB';
 	floor: number;
@@ -154,36 +167,18 @@ export function frameCount(length: number, o: Pick<LogMelOptions, 'center' | 'fr
 	return length < o.frameLength ? 0 : 1 + Math.floor((length - o.frameLength) / o.hop);
 }
 
-/** What one framing run reuses: the FFT, its buffers, and the filters as flat arrays. */
+/** What one framing run reuses: the FFT and its buffers. */
 interface Work {
 	fft: ReturnType<typeof fftOfSize>;
 	frame: Float64Array;
 	power: Float64Array;
-	starts: Int32Array;
-	ends: Int32Array;
-	weights: Float64Array;
-}
-
-function workFor(o: LogMelOptions): Work {
-	const mels = o.filters.length;
-	const starts = new Int32Array(mels);
-	const ends = new Int32Array(mels);
-	const weights = new Float64Array(o.filters.reduce((n, f) => n + f.weights.length, 0));
-	let at = 0;
-	o.filters.forEach((f, m) => {
-		starts[m] = at;
-		weights.set(f.weights, at);
-		at += f.weights.length;
-		ends[m] = at;
-	});
-	return { fft: fftOfSize(o.fftLength), frame: new Float64Array(o.fftLength), power: new Float64Array(o.fftLength / 2 + 1), starts, ends, weights };
 }
 
 /** Frames [from, to): a plain function (V8 optimises it fully; the generator only slices). */
 function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out: Float32Array, first: number, from: number, to: number): void {
-	const { fft, frame, power, starts, ends, weights } = w;
+	const { fft, frame, power } = w;
+	const { count: mels, starts, ends, shift, weights } = o.filters;
 	const n = signal.length;
-	const mels = starts.length;
 	const offset = o.center ? -(o.fftLength >> 1) : 0;
 	const { window, frameLength, hop, floor } = o;
 	const preemphasis = o.preemphasis ?? 0;
@@ -193,8 +188,6 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 	const base = (o.outFrame ?? 0) - first;
 	const scale = o.log === 'dB' ? 10 : 1;
 	const natural = o.log === 'log';
-	const offsets = new Int32Array(mels);
-	for (let m = 0; m < mels; m++) offsets[m] = o.filters[m].start - starts[m];
 	for (let t = from; t < to; t++) {
 		const start = t * hop + offset;
 		const inside = start >= 0 && start + frameLength <= n;
@@ -223,8 +216,8 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 		fft.powerSpectrum(frame, power); // the tail past frameLength stays zero
 		for (let m = 0; m < mels; m++) {
 			let e = 0;
-			const shift = offsets[m];
-			for (let k = starts[m]; k < ends[m]; k++) e += weights[k] * power[shift + k];
+			const s = shift[m];
+			for (let k = starts[m]; k < ends[m]; k++) e += weights[k] * power[s + k];
 			if (e < floor) e = floor;
 			const v = natural ? Math.log(e) : scale * Math.log10(e);
 			if (frameMajor) out[(base + t) * mels + m] = v;
@@ -238,7 +231,7 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
  * 64 frames so the caller can slice the work.
  */
 export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: Float32Array, first: number, count: number): Steps<void> {
-	const work = workFor(o);
+	const work: Work = { fft: fftOfSize(o.fftLength), frame: new Float64Array(o.fftLength), power: new Float64Array(o.fftLength / 2 + 1) };
 	for (let from = first; from < first + count; from += 64) {
 		logMelFrames(signal, o, work, out, first, from, Math.min(first + count, from + 64));
 		if (from + 64 < first + count) yield;

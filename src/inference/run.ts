@@ -34,6 +34,17 @@ export async function runClassifierBatch(session: RemoteSession, batch: FeatureT
 	return rows;
 }
 
+/** The tensors a graph takes, by its input names; `missing` makes the error for one it lacks. */
+export function pickFeeds(inputNames: readonly string[], available: FeatureTensors, missing: (name: string) => Error): FeatureTensors {
+	const feeds: FeatureTensors = {};
+	for (const name of inputNames) {
+		const t = available[name];
+		if (!t) throw missing(name);
+		feeds[name] = t;
+	}
+	return feeds;
+}
+
 /** Tensors of one shape stacked along the batch dimension. */
 export function stackTensors(parts: FeatureTensor[]): FeatureTensor {
 	const first = parts[0];
@@ -48,17 +59,12 @@ export function stackTensors(parts: FeatureTensor[]): FeatureTensor {
 }
 
 export async function runClassifier(session: RemoteSession, features: FeatureTensors, rows = 1): Promise<Logits> {
-	const feeds: Record<string, FeatureTensor> = {};
-	for (const name of session.inputNames) {
-		const t = features[name];
-		if (!t) {
-			throw new GraphMismatchError(
-				`The ONNX model expects an input "${name}" that this model's feature extractor does not produce (it produces ${Object.keys(features).join(', ')})`,
-				'The preprocessor_config.json does not match the ONNX graph: use the files from the same Hub repo and revision.',
-			);
-		}
-		feeds[name] = t;
-	}
+	const feeds = pickFeeds(session.inputNames, features, (name) =>
+		new GraphMismatchError(
+			`The ONNX model expects an input "${name}" that this model's feature extractor does not produce (it produces ${Object.keys(features).join(', ')})`,
+			'The preprocessor_config.json does not match the ONNX graph: use the files from the same Hub repo and revision.',
+		),
+	);
 	let results: Record<string, OutputTensor>;
 	try {
 		results = await session.run(feeds);

@@ -23,7 +23,7 @@ import path from 'node:path';
 
 import { AudioClassificationError, CancelledError, GraphMismatchError, ModelConfigError } from '../errors';
 import type { FeatureTensor, FeatureTensors } from '../features';
-import { stackTensors } from '../inference/run';
+import { pickFeeds, stackTensors } from '../inference/run';
 import { type LoadedSession, sessionCache } from '../inference/session-cache';
 import type { OutputTensor } from '../inference/worker-host';
 import type { ModelSpec } from '../model/spec';
@@ -118,17 +118,12 @@ async function withSession<T>(onnxPath: string, options: Options, fn: (s: Loaded
 }
 
 async function run(session: LoadedSession, available: FeatureTensors, what: string): Promise<Record<string, OutputTensor>> {
-	const feeds: FeatureTensors = {};
-	for (const name of session.session.inputNames) {
-		const t = available[name];
-		if (!t) {
-			throw new GraphMismatchError(
-				`The CLAP ${what} graph expects an input "${name}" that the node does not produce (it has ${Object.keys(available).join(', ')})`,
-				'Use a CLAP export in transformers.js layout (e.g. Xenova/clap-htsat-unfused): text inputs input_ids and attention_mask, audio input input_features.',
-			);
-		}
-		feeds[name] = t;
-	}
+	const feeds = pickFeeds(session.session.inputNames, available, (name) =>
+		new GraphMismatchError(
+			`The CLAP ${what} graph expects an input "${name}" that the node does not produce (it has ${Object.keys(available).join(', ')})`,
+			'Use a CLAP export in transformers.js layout (e.g. Xenova/clap-htsat-unfused): text inputs input_ids and attention_mask, audio input input_features.',
+		),
+	);
 	try {
 		return await session.session.run(feeds);
 	} catch (error) {
@@ -232,6 +227,12 @@ function remember(key: string, value: Promise<LabelSet>): Promise<LabelSet> {
 	return value;
 }
 
+function rememberScale(combined: string, scale: number): void {
+	scaleCache.set(combined, scale);
+	zeroShotStats.scaleReads++;
+	zeroShotStats.lastScale = scale;
+}
+
 /** One combined-graph run on these texts and one clip: text embeddings and the logit scale. */
 async function probeCombined(graphs: Graphs, tokens: TokenBatch, rows: number, clip: FeatureTensors, options: Options) {
 	return await withSession(graphs.combined, options, async (s) => {
@@ -267,11 +268,7 @@ async function labelSet(spec: ModelSpec, graphs: Graphs, texts: string[], firstC
 					continue;
 				}
 				const probe = await probeCombined(graphs, tokens, chunk.length, firstClip, options);
-				if (!scaleCache.has(graphs.combined)) {
-					scaleCache.set(graphs.combined, probe.scale);
-					zeroShotStats.scaleReads++;
-					zeroShotStats.lastScale = probe.scale;
-				}
+				if (!scaleCache.has(graphs.combined)) rememberScale(graphs.combined, probe.scale);
 				out.push(...probe.texts);
 			}
 			return { texts: out };
@@ -285,25 +282,26 @@ async function logitScale(spec: ModelSpec, graphs: Graphs, firstClip: FeatureTen
 	// Two texts, so the ratio is checked against more than one cosine.
 	const tokens = loadTokenizer(spec.dir).batch(['a sound', 'silence']);
 	const { scale } = await probeCombined(graphs, tokens, 2, firstClip, options);
-	scaleCache.set(graphs.combined, scale);
-	zeroShotStats.scaleReads++;
-	zeroShotStats.lastScale = scale;
+	rememberScale(graphs.combined, scale);
 	return scale;
 }
 
-/** Audio embeddings of clips of one shape, in one run. */
-async function audioEmbeddings(spec: ModelSpec, graphs: Graphs, clips: FeatureTensors[], options: Options): Promise<Float32Array[]> {
-	zeroShotStats.lastAudioGraph = graphs.audio ?? graphs.combined;
+/** Which ONNX Runtime ran the audio, for the result. */
+type RanOn = Pick<Classification, 'backend' | 'provider' | 'fallbackReason'>;
+
+/** Audio embeddings of clips of one shape, in one run, and the session that ran them. */
+async function audioEmbeddings(spec: ModelSpec, graphs: Graphs, clips: FeatureTensors[], options: Options): Promise<{ rows: Float32Array[]; ranOn: RanOn }> {
+	const onnxPath = graphs.audio ?? graphs.combined;
+	zeroShotStats.lastAudioGraph = onnxPath;
 	const stacked: FeatureTensors = {};
 	for (const name of Object.keys(clips[0])) stacked[name] = clips.length === 1 ? clips[0][name] : stackTensors(clips.map((c) => c[name]));
-	if (graphs.audio) {
-		return await withSession(graphs.audio, options, async (s) => embeddings(await run(s, stacked, 'audio'), 'audio_embeds', clips.length, 'audio'));
-	}
 	// Combined graph only: one short placeholder text rides along; its embedding is not used.
-	const placeholder = loadTokenizer(spec.dir).batch(['a sound']);
-	return await withSession(graphs.combined, options, async (s) =>
-		embeddings(await run(s, { ...placeholder, ...stacked }, 'combined'), 'audio_embeds', clips.length, 'combined'),
-	);
+	const feeds = graphs.audio ? stacked : { ...loadTokenizer(spec.dir).batch(['a sound']), ...stacked };
+	const what = graphs.audio ? 'audio' : 'combined';
+	return await withSession(onnxPath, options, async (s) => ({
+		rows: embeddings(await run(s, feeds, what), 'audio_embeds', clips.length, what),
+		ranOn: { backend: s.backend, provider: s.provider, fallbackReason: s.fallbackReason },
+	}));
 }
 
 /** A prepared clip with its own labels and template (items may differ, through expressions). */
@@ -338,10 +336,6 @@ export async function zeroShotPrepared(
 		const key = shapeKey(c.features);
 		groups.set(key, [...(groups.get(key) ?? []), i]);
 	});
-	const session = { backend: 'native' as Classification['backend'], provider: 'cpu', fallbackReason: undefined as string | undefined };
-	const noteSession = async (onnxPath: string) =>
-		await withSession(onnxPath, options, async (s) => Object.assign(session, { backend: s.backend, provider: s.provider, fallbackReason: s.fallbackReason }));
-
 	for (const members of groups.values()) {
 		for (let at = 0; at < members.length; at += MAX_AUDIO_BATCH) {
 			const batch = members.slice(at, at + MAX_AUDIO_BATCH);
@@ -355,8 +349,7 @@ export async function zeroShotPrepared(
 					sets.set(i, await labelSet(spec, graphs, hypotheses(c.candidateLabels, c.hypothesisTemplate), first, options));
 				}
 				const scale = await logitScale(spec, graphs, first, options);
-				const audio = await audioEmbeddings(spec, graphs, batch.map((i) => clips[i].features), options);
-				await noteSession(graphs.audio ?? graphs.combined);
+				const { rows: audio, ranOn } = await audioEmbeddings(spec, graphs, batch.map((i) => clips[i].features), options);
 				batch.forEach((i, r) => {
 					const c = clips[i];
 					const texts = sets.get(i)!.texts;
@@ -370,7 +363,7 @@ export async function zeroShotPrepared(
 						}),
 						duration: c.duration,
 						decoder: c.decoder,
-						...session,
+						...ranOn,
 					};
 				});
 			} catch (error) {

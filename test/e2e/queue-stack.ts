@@ -167,13 +167,12 @@ export async function startQueueStack(n8n: N8nInstance, extraEnv: NodeJS.Process
 		for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 	});
 
-	let brokerPort = 0;
+	let brokerPort = 5760; // each n8n process runs a task-runner broker: one port each
 	const n8nProc = (name: string, args: string[], env: NodeJS.ProcessEnv): Proc => {
 		// Each process: its own n8n user folder (as on its own machine), the same installed nodes.
 		const userFolder = path.join(root, `user-${name}-${Date.now()}`);
 		mkdirSync(path.join(userFolder, '.n8n'), { recursive: true });
 		symlinkSync(path.join(n8n.env.N8N_USER_FOLDER!, '.n8n', 'nodes'), path.join(userFolder, '.n8n', 'nodes'));
-		brokerPort = brokerPort || 5760;
 		const p = startProc(name, path.join(n8n.nodeBin, 'node'), [n8n.n8nBin, ...args], {
 			cwd: root,
 			env: {

@@ -57,10 +57,33 @@ async function release(make: () => StreamingDecoder, decoder: StreamingDecoder, 
 	decoder.free();
 }
 
+/**
+ * libFLAC's wrapper divides b-bit samples by 2^(b-1) - 1; ffmpeg and
+ * transformers by 2^(b-1). Lossless means the same samples: rescaled here.
+ */
+function exactIntegerPcm(decoder: StreamingDecoder): StreamingDecoder {
+	const rescale = (r: DecodedAudio): DecodedAudio => {
+		if (r.bitDepth && r.bitDepth > 1 && r.bitDepth <= 32) {
+			const k = (2 ** (r.bitDepth - 1) - 1) / 2 ** (r.bitDepth - 1);
+			for (const channel of r.channelData) for (let i = 0; i < r.samplesDecoded; i++) channel[i] *= k;
+		}
+		return r;
+	};
+	return {
+		get ready() {
+			return decoder.ready;
+		},
+		decode: async (data) => rescale(await decoder.decode(data)),
+		flush: decoder.flush && (async () => rescale(await decoder.flush!())),
+		reset: decoder.reset && (() => decoder.reset!()),
+		free: () => decoder.free(),
+	};
+}
+
 // ES modules, loaded on first use (require(esm), Node >= 20.19)
 const load = {
 	mp3: () => new (require('mpg123-decoder').MPEGDecoder)() as StreamingDecoder,
-	flac: () => new (require('@wasm-audio-decoders/flac').FLACDecoder)() as StreamingDecoder,
+	flac: () => exactIntegerPcm(new (require('@wasm-audio-decoders/flac').FLACDecoder)() as StreamingDecoder),
 	vorbis: () => new (require('@wasm-audio-decoders/ogg-vorbis').OggVorbisDecoder)() as StreamingDecoder,
 	opus: () => new (require('ogg-opus-decoder').OggOpusDecoder)() as StreamingDecoder,
 	amr: (): StreamingDecoder => {
@@ -100,18 +123,12 @@ async function decodeStreaming(
 	format: string,
 	name: string,
 	make: () => StreamingDecoder,
-	integerPcm = false,
 ): Promise<DecodedPcm> {
 	const sink = new MonoSink(ctx);
 	const decoder = acquire(make);
 	let firstError: string | undefined;
 	const take = async (r: DecodedAudio) => {
 		if (r.errors?.length && !firstError) firstError = r.errors[0].message;
-		if (integerPcm && r.bitDepth && r.bitDepth > 1 && r.bitDepth <= 32) {
-			// libFLAC's wrapper divides by 2^(b-1) - 1; ffmpeg and transformers by 2^(b-1): lossless means the same samples.
-			const k = (2 ** (r.bitDepth - 1) - 1) / 2 ** (r.bitDepth - 1);
-			for (const channel of r.channelData) for (let i = 0; i < r.samplesDecoded; i++) channel[i] *= k;
-		}
 		if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
 	};
 	let clean = false;
@@ -128,8 +145,8 @@ async function decodeStreaming(
 }
 
 /** A decoder-list entry for one of the wasm-audio-decoders streaming decoders. */
-function streamingEntry(id: string, formats: string, sniff: (head: Buffer) => boolean, name: string, make: () => StreamingDecoder, integerPcm = false): Decoder {
-	return { id, formats, builtIn: true, sniff, decode: (input, ctx) => decodeStreaming(input, ctx, formats, name, make, integerPcm) };
+function streamingEntry(id: string, formats: string, sniff: (head: Buffer) => boolean, name: string, make: () => StreamingDecoder): Decoder {
+	return { id, formats, builtIn: true, sniff, decode: (input, ctx) => decodeStreaming(input, ctx, formats, name, make) };
 }
 
 function isMp3(head: Buffer): boolean {
@@ -140,7 +157,7 @@ function isMp3(head: Buffer): boolean {
 
 export const mp3Decoder = streamingEntry('mp3', 'MP3', isMp3, 'mp3 (mpg123-decoder)', load.mp3);
 
-export const flacDecoder = streamingEntry('flac', 'FLAC', (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC', 'flac (@wasm-audio-decoders/flac)', load.flac, true);
+export const flacDecoder = streamingEntry('flac', 'FLAC', (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC', 'flac (@wasm-audio-decoders/flac)', load.flac);
 
 /** The codec of an Ogg stream, from its first page's first packet. */
 function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
