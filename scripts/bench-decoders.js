@@ -25,7 +25,7 @@ const FORMATS = [
 	['Ogg/Vorbis 44.1 kHz', 'oga', ['-ar', '44100', '-c:a', 'libvorbis']],
 	['AIFF 44.1 kHz', 'aiff', ['-ar', '44100']],
 	['AMR-NB 8 kHz 12.2k (old phones)', 'amr', 'sox'],
-	['M4A/AAC 44.1 kHz 64k (iPhone; opt-in decoder)', 'm4a', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k']],
+	['M4A/AAC 44.1 kHz 64k (iPhone)', 'm4a', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k']],
 ];
 
 

@@ -54,11 +54,6 @@ export class AudioClassificationError extends Error {
 /** The input bytes are empty, truncated or in a format nothing here can read. */
 export class AudioDecodeError extends AudioClassificationError {}
 
-/** How to read MP4/M4A (AAC) without ffmpeg: the opt-in GPL decoder (see src/audio/decoders/aac.ts). */
-export const AAC_OPT_IN_HINT =
-	'MP4/M4A (AAC) needs ffmpeg, or the opt-in in-process decoder: run "npm install @audio/decode-aac" in n8n\'s nodes folder ' +
-	'(~/.n8n/nodes; it is GPL-2.0, which is why it is not bundled) and restart n8n.';
-
 /** ffmpeg is needed for this format but was not found anywhere we looked. */
 export class FfmpegNotFoundError extends AudioClassificationError {
 	readonly tried: string[];
@@ -68,8 +63,7 @@ export class FfmpegNotFoundError extends AudioClassificationError {
 			'This audio format needs ffmpeg, and no ffmpeg was found',
 			`Looked in: ${tried.join('; ')}. Install ffmpeg (e.g. "apt-get install ffmpeg" or "apk add ffmpeg"), ` +
 				'or set the FFMPEG_PATH environment variable where n8n runs. ' +
-				'WAV, MP3, FLAC, Ogg (Opus, Vorbis), WebM/Opus, AMR, AIFF and CAF files are decoded without ffmpeg; video needs it. ' +
-				AAC_OPT_IN_HINT,
+				'WAV, MP3, FLAC, Ogg (Opus, Vorbis), WebM/Opus, M4A/MP4/MOV (AAC, ALAC), AAC, AMR, AIFF and CAF files are decoded without ffmpeg.',
 		);
 		this.tried = tried;
 	}

@@ -26,9 +26,11 @@ const BUILT_IN: Array<[string, RegExp]> = [
 	['speech-48k-mono.opus', /^ogg-opus /],
 	['speech-48k-stereo.webm', /^webm-opus /],
 	['speech-8k-mono.amr', /^amr \(@audio\/decode-amr\)$/],
-	// The opt-in AAC decoder (a dev dependency here; users add it themselves, it is GPL-2.0).
-	['speech-44k-stereo.m4a', /^aac \(@audio\/decode-aac/],
-	['speech-44k-stereo-faststart.m4a', /^aac \(@audio\/decode-aac/],
+	// FFmpeg's demuxer and decoders in WebAssembly (libav.js): iPhone voice memos, and the sound of a video.
+	['speech-44k-stereo.m4a', /^aac \(libav\.js: FFmpeg's decoder in WebAssembly\)$/],
+	['speech-44k-stereo-faststart.m4a', /^aac \(libav\.js/],
+	['speech-video.mp4', /^aac \(libav\.js/],
+	['speech-video.mov', /^aac \(libav\.js/],
 ];
 
 describe('built-in decoders, with no ffmpeg anywhere', () => {
@@ -42,21 +44,12 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 	});
 
 	it('Built-In Only refuses formats it cannot read, listing the ones it can', async () => {
-		// As installed for users: without the opt-in AAC decoder.
-		let decode!: typeof decodeAudio;
-		jest.isolateModules(() => {
-			jest.doMock('../src/audio/decoders/aac', () => ({ ...jest.requireActual('../src/audio/decoders/aac'), aacDecoderInstalled: () => false }));
-			decode = require('../src/audio/decode').decodeAudio;
-		});
-		const error = await decode(audio('speech-44k-stereo.m4a'), { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
-		expect(error.constructor.name).toBe('AudioDecodeError');
-		expect(error.message).toMatch(/MP4\/M4A \(AAC\) has no built-in decoder/);
-		expect(error.hint).toMatch(/Ogg Opus.*MP3.*FLAC.*AMR/);
-		expect(error.hint).toMatch(/npm install @audio\/decode-aac.*GPL-2\.0/);
 		const wma = Buffer.concat([Buffer.from('3026b2758e66cf11a6d900aa0062ce6c', 'hex'), Buffer.alloc(64)]);
-		const other = await decodeAudio(wma, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
-		expect(other.message).toMatch(/WMA\/ASF has no built-in decoder/);
-		expect(other.hint).not.toMatch(/decode-aac/);
+		const error = await decodeAudio(wma, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioDecodeError);
+		expect(error.message).toMatch(/WMA\/ASF has no built-in decoder/);
+		expect(error.hint).toMatch(/Ogg Opus.*MP3.*FLAC.*AMR.*M4A\/MP4\/MOV \(AAC, ALAC\), ADTS AAC/);
+		expect(error.hint).toMatch(/install ffmpeg/);
 	});
 
 	it('an M4A whose index lists more audio than the limit is refused before decoding', async () => {
@@ -68,6 +61,24 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 		const error = await decodeAudio(m4a, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
 		expect(error).toBeInstanceOf(AudioLimitError);
 		expect(error.data.declared).toBeGreaterThan(600_000);
+	});
+
+	it('M4A files decoded at the same time share one FFmpeg instance and get exactly their own samples', async () => {
+		const files = ['speech-44k-stereo.m4a', 'speech-video.mov', 'speech-44k-stereo-faststart.m4a', 'speech-video.mp4'];
+		const alone: Array<{ samples: Float32Array }> = [];
+		for (const f of files) alone.push(await decodeAudio(audio(f), { samplingRate: 16000, decoder: 'builtIn' }));
+		const together = await Promise.all([...files, ...files].map((f) => decodeAudio(audio(f), { samplingRate: 16000, decoder: 'builtIn' })));
+		together.forEach((out, i) => {
+			expect(out.samples.length).toBe(alone[i % files.length].samples.length);
+			expect(maxAbsDiff(out.samples, alone[i % files.length].samples)).toBe(0);
+		});
+		// A broken file in the middle of them fails alone.
+		const broken = Buffer.from(audio('speech-44k-stereo-faststart.m4a'));
+		broken.fill(0x55, broken.indexOf('mdat') + 8, broken.indexOf('mdat') + 4000);
+		const mixed = await Promise.allSettled([audio(files[0]), broken, audio(files[1])].map((b) => decodeAudio(b, { samplingRate: 16000, decoder: 'builtIn' })));
+		expect(mixed[0].status).toBe('fulfilled');
+		expect(mixed[2].status).toBe('fulfilled');
+		expect(maxAbsDiff((mixed[2] as PromiseFulfilledResult<{ samples: Float32Array }>).value.samples, alone[1].samples)).toBe(0);
 	});
 
 	it('a truncated M4A (index cut off) is a decode error, not a hang', async () => {
@@ -87,7 +98,7 @@ describe('built-in decoders, with no ffmpeg anywhere', () => {
 });
 
 describe('streamed decoding', () => {
-	it.each(['speech-44k-stereo-s16.wav', 'speech-44k-stereo.mp3', 'speech-48k-mono.opus', 'speech-48k-stereo.webm', 'speech-44k-stereo.flac', 'speech-44k-stereo.ogg', 'speech-8k-mono.amr'])(
+	it.each(['speech-44k-stereo-s16.wav', 'speech-44k-stereo.mp3', 'speech-48k-mono.opus', 'speech-48k-stereo.webm', 'speech-44k-stereo.flac', 'speech-44k-stereo.ogg', 'speech-8k-mono.amr', 'speech-44k-stereo.m4a'])(
 		'%s: the blocks put together are exactly the whole decode',
 		async (file) => {
 			const whole = await decodeAudio(audio(file), { samplingRate: 16000, decoder: 'builtIn' });
@@ -180,6 +191,70 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 			rmSync(dir, { recursive: true, force: true });
 		}
 	});
+
+	it.each([
+		['ALAC in M4A', ['-c:a', 'alac'], 'm4a', 'alac', 1e-6],
+		['AAC in ADTS', ['-c:a', 'aac', '-b:a', '64k'], 'adts', 'aac', 1e-5],
+		['AAC in M4A', ['-c:a', 'aac', '-b:a', '64k'], 'm4a', 'aac', 1e-5],
+	])("%s: FFmpeg's own decoder in-process, the samples ffmpeg gives", async (_name, codec, format, name, tolerance) => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'libav-'));
+		try {
+			const file = path.join(dir, `clip.${format}`);
+			execFileSync(systemFfmpeg!, ['-v', 'error', '-i', path.join(AUDIO, 'speech-44k-stereo.flac'), ...codec, '-f', format === 'm4a' ? 'ipod' : format, file]);
+			const bytes = readFileSync(file);
+			// At the file's own rate, so no resampler stands between the two decoders.
+			const ours = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'builtIn' });
+			const ref = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'ffmpeg', ffmpegPath: systemFfmpeg });
+			expect(ours.decoder).toMatch(new RegExp(`^${name} \\(libav\\.js`));
+			expect(ours.samples.length).toBe(ref.samples.length);
+			const diff = maxAbsDiff(ours.samples, ref.samples);
+			console.log(`decoders: ${_name} in-process vs ffmpeg, max |sample difference| ${diff.toExponential(1)}`);
+			expect(diff).toBeLessThanOrEqual(tolerance);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it('an MP4 whose audio codec the WebAssembly build lacks goes to ffmpeg under Auto, and says so under Built-In Only', async () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'libav-'));
+		try {
+			const file = path.join(dir, 'mp3-in.mp4');
+			execFileSync(systemFfmpeg!, ['-v', 'error', '-i', path.join(AUDIO, 'speech-44k-stereo.flac'), '-c:a', 'libmp3lame', file]);
+			const bytes = readFileSync(file);
+			const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+			expect(error).toBeInstanceOf(AudioDecodeError);
+			expect(error.message).toMatch(/audio codec of this MP4\/MOV file .* has no built-in decoder/);
+			expect(error.hint).toMatch(/install ffmpeg/);
+			const auto = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'auto', ffmpegPath: systemFfmpeg });
+			expect(auto.decoder).toMatch(/^ffmpeg/);
+			expect(auto.duration).toBeGreaterThan(1);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	});
+
+	it('a long M4A decodes in-process without blocking the event loop, and is refused from its index when over the limit', async () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'long-m4a-'));
+		try {
+			const file = path.join(dir, 'long.m4a');
+			execFileSync(systemFfmpeg!, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'aac', '-b:a', '64k', file]);
+			const bytes = readFileSync(file);
+			const h = monitorEventLoopDelay({ resolution: 10 });
+			h.enable();
+			const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
+			const started = Date.now();
+			const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
+			const refusedIn = Date.now() - started;
+			h.disable();
+			expect(ok.duration).toBeCloseTo(300, 0);
+			expect(error).toBeInstanceOf(AudioLimitError);
+			expect(error.data.declared).toBeCloseTo(300, 0);
+			console.log(`decoders: 5-min M4A in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms; over the limit refused in ${refusedIn} ms`);
+			expect(h.max / 1e6).toBeLessThan(250);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	}, 60_000);
 
 	it('a long Opus note decodes in-process without blocking the event loop, and is cut at the limit', async () => {
 		const dir = mkdtempSync(path.join(tmpdir(), 'long-opus-'));

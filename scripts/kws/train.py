@@ -28,8 +28,17 @@ SILENCE, UNKNOWN = 0, 1
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 
 
-def augment_speech(wav, rng, noise, bounds, snr_min=0.0):
-    """Speed/volume perturbation, time shift, background noise at random SNR."""
+def narrowband(x):
+    """Telephone bandwidth: nothing above 3.8 kHz, as an 8 kHz AMR voice note
+    resampled to 16 kHz sounds."""
+    spec = torch.fft.rfft(x)
+    spec[int(3800 / SAMPLE_RATE * len(x)):] = 0
+    return torch.fft.irfft(spec, n=len(x))
+
+
+def augment_speech(wav, rng, noise, bounds, snr_min=0.0, narrowband_p=0.0):
+    """Speed/volume perturbation, time shift, background noise at random SNR,
+    and (with probability `narrowband_p`) telephone bandwidth."""
     x = torch.from_numpy(wav)
     if rng.random() < 0.6:
         factor = rng.uniform(0.85, 1.15)
@@ -49,6 +58,8 @@ def augment_speech(wav, rng, noise, bounds, snr_min=0.0):
         p_sig = x.pow(2).mean().clamp_min(1e-8)
         p_noise = n.pow(2).mean().clamp_min(1e-8)
         x = x + n * torch.sqrt(p_sig / (p_noise * 10 ** (snr / 10)))
+    if narrowband_p and rng.random() < narrowband_p:
+        x = narrowband(x)
     return x
 
 
@@ -77,17 +88,22 @@ def spec_augment(feats, rng):
 # sentences (whole words, partial words, several words), crowd-sourced wake
 # words, the real other-word clips of Speech Commands, reversed commands.
 UNKNOWN_SHARES = (("sent", 0.45), ("wake", 0.30), ("unk", 0.15), ("rev", 0.10))
+# Once hard-negative mining starts, a quarter of the `_unknown_` draw comes from
+# the mined pool: the training crops and wake words the current model most
+# wants to call a command.
+MINED_SHARES = (("sent", 0.33), ("wake", 0.22), ("unk", 0.12), ("rev", 0.08), ("hard", 0.25))
 
 
-def epoch_items(d, rng, unknown_factor=2.0):
+def epoch_items(d, rng, unknown_factor=2.0, shares=UNKNOWN_SHARES, n_hard=0):
     """(source, index, label) for one epoch: every command clip once (minus the
     near-silent ones listed in near_silent.csv: label noise), `_unknown_` at
     `unknown_factor` times an average command class, `_silence_` at one."""
     items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"]) if not d["train_near_silent"][i]]
     per_class = len(items) // 8
     n_unknown = int(per_class * unknown_factor)
-    sizes = {"sent": 1, "wake": len(d["other_words_train"]), "unk": len(d["unk_train"]), "rev": len(d["train_x"])}
-    for src, share in UNKNOWN_SHARES:
+    sizes = {"sent": 1, "wake": len(d["other_words_train"]), "unk": len(d["unk_train"]), "rev": len(d["train_x"]),
+             "hard": max(1, n_hard)}
+    for src, share in shares:
         items += [(src, rng.randrange(sizes[src]), UNKNOWN) for _ in range(int(n_unknown * share))]
     items += [("sil", 0, SILENCE)] * per_class
     rng.shuffle(items)
@@ -106,7 +122,27 @@ def sentence_crop(d, rng):
     return out
 
 
-def source_wave(d, src, i, rng):
+@torch.no_grad()
+def mine_hard_negatives(model, d, rng, pool=3000, keep=1000):
+    """Hard-negative mining: score `pool` fresh `_unknown_` candidates (two
+    thirds sentence crops, one third wake-word clips, all from training
+    speakers) with the current model, keep the `keep` with the highest
+    probability of some command word."""
+    cands = [sentence_crop(d, rng) for _ in range(pool * 2 // 3)]
+    words = d["other_words_train"]
+    cands += [words[rng.randrange(len(words))] for _ in range(pool - len(cands))]
+    model.eval()
+    x = torch.from_numpy(np.stack(cands).astype(np.float32))
+    p_cmd = torch.cat([torch.softmax(model.net(model.frontend(x[i:i + 256])), 1)[:, CMD_OFFSET:].sum(1)
+                       for i in range(0, len(x), 256)])
+    model.train()
+    order = torch.argsort(p_cmd, descending=True)[:keep].tolist()
+    return [cands[i] for i in order], float(p_cmd[order].mean())
+
+
+def source_wave(d, src, i, rng, hard=None):
+    if src == "hard":
+        return hard[i]
     if src == "cmd":
         return d["train_x"][i]
     if src == "unk":
@@ -246,23 +282,29 @@ def long_noise_false_triggers(model_fn, d):
             "false_triggers": int((preds >= CMD_OFFSET).sum())}
 
 
-def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64):
+def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0):
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = TrainModel(channels)
     opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3, weight_decay=1e-3)
     steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0), unknown_factor)) / 64)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps_per_epoch,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * (steps_per_epoch + 1),
                                                 pct_start=0.15)
+    hard, hard_note = None, ""
     for epoch in range(epochs):
         model.train()
-        items = epoch_items(d, rng, unknown_factor)
         t0, total, correct, loss_sum = time.time(), 0, 0, 0.0
+        if mine_from and epoch + 1 >= mine_from:
+            hard, p_hard = mine_hard_negatives(model, d, rng)
+            hard_note = f" mined p(cmd) {p_hard:.3f}"
+            items = epoch_items(d, rng, unknown_factor, MINED_SHARES, len(hard))
+        else:
+            items = epoch_items(d, rng, unknown_factor)
         for b in range(0, len(items), 64):
             batch = items[b:b + 64]
             waves = [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
-                     else augment_speech(source_wave(d, src, i, rng), rng, d["noise_train"], d["noise_train_bounds"],
-                                         snr_min)
+                     else augment_speech(source_wave(d, src, i, rng, hard), rng, d["noise_train"],
+                                         d["noise_train_bounds"], snr_min, narrowband_p)
                      for src, i, _ in batch]
             y = torch.tensor([label for _, _, label in batch])
             with torch.no_grad():
@@ -277,7 +319,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64):
             correct += int((logits.argmax(1) == y).sum())
             total += len(batch)
         print(f"epoch {epoch + 1}/{epochs} loss {loss_sum / total:.4f} train-acc {correct / total:.4f} "
-              f"({time.time() - t0:.0f}s)", flush=True)
+              f"({time.time() - t0:.0f}s){hard_note}", flush=True)
     model.eval()
     return model
 
@@ -325,7 +367,7 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--epochs", type=int, default=28)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -333,6 +375,10 @@ def main():
     ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
     ap.add_argument("--unknown-factor", type=float, default=3.0,
                     help="`_unknown_` items per epoch, in units of an average command class")
+    ap.add_argument("--mine-from", type=int, default=8,
+                    help="epoch from which a quarter of `_unknown_` is mined hard negatives (0: never)")
+    ap.add_argument("--narrowband", type=float, default=0.15,
+                    help="share of speech items cut to telephone bandwidth (8 kHz AMR)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -347,11 +393,13 @@ def main():
         model.load_state_dict(torch.load(args.from_checkpoint))
         model.eval()
     else:
-        model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels)
+        model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels,
+                      args.mine_from, args.narrowband)
         checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
-            checkpoints, f"v3-seed{args.seed}-e{args.epochs}-ch{args.channels}-snr{args.snr_min:g}-unk{args.unknown_factor:g}.pt"))
+            checkpoints, f"v3-seed{args.seed}-e{args.epochs}-ch{args.channels}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
+            f"-mine{args.mine_from}-nb{args.narrowband:g}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
     raw = logits_of(ExportModel(model).eval(), [x for x, _, _ in val])
@@ -368,6 +416,7 @@ def main():
         "params": sum(p.numel() for p in model.net.parameters()),
         "epochs": args.epochs, "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
+        "mine_from": args.mine_from, "narrowband": args.narrowband,
         ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
         "torch": torch.__version__,
     }

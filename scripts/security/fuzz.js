@@ -7,6 +7,8 @@
 //
 //   npm run fuzz -- --cases 200            (CI: a short run)
 //   npm run fuzz -- --cases 20000 --seed 7 (long run, documented in SECURITY.md)
+//   npm run fuzz -- --cases 3000 --only m4a,mp4,mov --decoder builtIn
+//                                          (one family of seeds, no ffmpeg fallback)
 //
 // Failing inputs are written to fuzz-failures/ for reproduction. Needs `npm run build`.
 'use strict';
@@ -17,6 +19,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 
 if (process.argv[2] === '--child') {
+	const decoder = process.argv[3] || 'auto';
 	const engine = require(path.join(ROOT, 'dist', 'src'));
 	const { dir, model } = engine.resolveBuiltIn('speech-commands-dscnn');
 	const spec = engine.loadModelSpec(dir, 'auto', model.id);
@@ -27,6 +30,7 @@ if (process.argv[2] === '--child') {
 				functionToApply: 'softmax',
 				device: 'cpu',
 				maxDuration: 120,
+				decoder,
 			});
 			process.send({ id, outcome: 'ok', label: r.labels[0]?.label });
 		} catch (error) {
@@ -43,7 +47,16 @@ function arg(name, fallback) {
 	return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+function text(name, fallback) {
+	const i = process.argv.indexOf(`--${name}`);
+	return i > 0 ? process.argv[i + 1] : fallback;
+}
+
 const CASES = arg('cases', 200);
+const DECODER = text('decoder', 'auto');
+const ONLY = text('only', '')
+	.split(',')
+	.filter(Boolean);
 const SEED = arg('seed', 1);
 const TIMEOUT_MS = arg('timeout', 30) * 1000;
 const SEEDS = [
@@ -58,8 +71,12 @@ const SEEDS = [
 	'speech-48k-stereo.webm',
 	'speech-44k-stereo.m4a',
 	'speech-44k-stereo-faststart.m4a',
+	'speech-video.mp4',
+	'speech-video.mov',
 	'speech-8k-mono.amr',
-].map((f) => ({ name: f, bytes: readFileSync(path.join(ROOT, 'test', 'fixtures', 'audio', f)) }));
+]
+	.filter((f) => ONLY.length === 0 || ONLY.includes(path.extname(f).slice(1)))
+	.map((f) => ({ name: f, bytes: readFileSync(path.join(ROOT, 'test', 'fixtures', 'audio', f)) }));
 
 let state = SEED >>> 0 || 1;
 function rand(n) {
@@ -97,7 +114,7 @@ async function main() {
 	let waiting;
 	const start = () =>
 		new Promise((resolve) => {
-			child = fork(__filename, ['--child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+			child = fork(__filename, ['--child', DECODER], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 			child.stderr.on('data', () => undefined);
 			child.on('message', (m) => {
 				if (m.ready) return resolve();
@@ -138,7 +155,7 @@ async function main() {
 	child.kill('SIGKILL');
 	const seconds = ((Date.now() - started) / 1000).toFixed(1);
 	console.log(
-		`fuzz: ${counts.cases} cases (seed ${SEED}) in ${seconds} s: ${counts.ok} classified, ${counts.packageErrors} clear errors, ` +
+		`fuzz: ${counts.cases} cases (seed ${SEED}, decoder ${DECODER}${ONLY.length ? `, only ${ONLY.join(',')}` : ''}) in ${seconds} s: ${counts.ok} classified, ${counts.packageErrors} clear errors, ` +
 			`${counts.foreign} foreign errors, ${counts.crashes} crashes, ${counts.hangs} hangs`,
 	);
 	if (failures.length) {

@@ -9,7 +9,7 @@
  * counted while decoding, and the long loops yield to the event loop.
  */
 import { DEFAULT_MAX_DURATION_S, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../config';
-import { AAC_OPT_IN_HINT, AudioClassificationError, AudioDecodeError, AudioLimitError } from '../errors';
+import { AudioClassificationError, AudioDecodeError, AudioLimitError } from '../errors';
 import { Slicer } from '../util/slicer';
 import { BUILT_IN_FORMATS, DECODERS, type DecodeContext, type DecodedPcm, guessFormat } from './decoders';
 import { ffmpegDecoder } from './decoders/ffmpeg';
@@ -152,8 +152,7 @@ async function runDecoders(input: Buffer, ctx: DecodeContext, choice: DecoderCho
 			const format = guessFormat(head);
 			throw new AudioDecodeError(
 				`${format} has no built-in decoder`,
-				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.` +
-					(/^(MP4|AAC)/.test(format) ? ` ${AAC_OPT_IN_HINT}` : ''),
+				`Built in: ${BUILT_IN_FORMATS.join(', ')}. For other formats set {decoder} to "Auto" and install ffmpeg where n8n runs, or convert the file.`,
 				{ kind: 'noBuiltInDecoder', formats: BUILT_IN_FORMATS },
 			);
 		}

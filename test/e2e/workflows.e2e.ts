@@ -66,6 +66,26 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(ogg-opus-decoder\)/);
 });
 
+it('the same, with an iPhone-style M4A (AAC, index at the end) decoded in-process by FFmpeg\'s WebAssembly build', () => {
+	const memo = path.join(n8n.audioDir, 'voice-memo-go.m4a');
+	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, 'go__go_026290a7_0.wav'), '-c:a', 'aac', '-b:a', '64k', '-ar', '44100', memo]);
+	n8n.importExample('voice-command-router.json', 'exampleAlpine002', (wf) => {
+		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
+		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = memo;
+	});
+	const run = n8n.execute('exampleAlpine002', {
+		NODE_OPTIONS: `--require ${path.join(__dirname, '..', '..', 'scripts', 'e2e', 'simulate-musl.js')}`,
+		PATH: n8n.nodeBin,
+		FFMPEG_PATH: '',
+	});
+	expect(run.status).toBe('success');
+	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	expect(item.json).toMatchObject({ label: 'go', fileName: 'voice-memo-go.m4a' });
+	expect(run.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
+	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by aac \(libav\.js: FFmpeg's decoder in WebAssembly\)/);
+	expect(run.output).not.toMatch(/\[(aac|mov,mp4)[^\]]*@ 0x/);
+});
+
 it('example 4: the spoken commands of a recording, each routed by the Switch with its time', () => {
 	const recording = path.join(__dirname, '..', 'fixtures', 'recordings', 'commands-and-other-words');
 	mkdirSync(path.join(n8n.audioDir, 'recordings'), { recursive: true }); // not among example 2's *.wav

@@ -245,7 +245,7 @@ const sharedOptions: INodeProperties[] = [
 			{
 				name: 'Auto',
 				value: 'auto',
-				description: 'Built-in decoders (WAV, MP3, FLAC, Ogg Opus/Vorbis, WebM/Opus, AIFF, CAF), ffmpeg for the rest',
+				description: 'Built-in decoders (WAV, MP3, FLAC, Ogg Opus/Vorbis, WebM/Opus, M4A/MP4/MOV, AAC, AMR, AIFF, CAF), ffmpeg for the rest',
 			},
 			{ name: 'Built-In Only', value: 'builtIn', description: 'Never run ffmpeg' },
 			{ name: 'FFmpeg', value: 'ffmpeg', description: 'Decode everything with ffmpeg, exactly as the Python pipeline does' },

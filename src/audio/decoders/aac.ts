@@ -1,42 +1,29 @@
 /**
- * M4A/MP4 (AAC, ALAC) and ADTS AAC in-process, as an opt-in: the only
- * maintained WebAssembly AAC decoder on npm is FAAD2 (`@audio/decode-aac`),
- * GPL-2.0, and this package is MIT, so it is not a dependency. Whoever runs
- * n8n can add it next to this package (`npm install @audio/decode-aac` in
- * n8n's nodes folder) and accept its licence; then this entry is in the
- * decoder list. Without it, these formats go to ffmpeg.
+ * M4A/MP4/MOV (AAC, ALAC, and the other codecs FFmpeg's WebAssembly build
+ * carries) and ADTS AAC in-process, with FFmpeg's own demuxer and decoders
+ * (libav.js, LGPL-2.1; see ./libav.ts): the same decoder the Python
+ * pipeline's ffmpeg uses, so the samples are ffmpeg's.
  *
- * Memory stays bounded: ADTS and "fast start" M4A decode as the slices
- * arrive; an M4A whose index (moov) is at the end is decoded in one call once
- * the index arrives, so the number of frames the index lists is checked
- * against the duration limit first.
+ * Memory and time stay bounded: an MP4's index is read first and the audio
+ * it can yield is checked against the duration limit before anything is
+ * decoded (an M4A without a complete index is refused); an ADTS stream's
+ * frames are counted from their headers first; decoding then goes a few
+ * dozen packets at a time, counted again by the sink, with the event loop
+ * getting a turn between batches. A codec the WebAssembly build lacks is a
+ * decode error, so `auto` hands the file to ffmpeg when it is there.
  */
-import { AudioDecodeError } from '../../errors';
+import { AudioClassificationError, AudioDecodeError } from '../../errors';
 import { type Mp4Box as Box, mp4Boxes } from '../probe';
-import { MonoSink, feedInSlices } from './sink';
+import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavPacket, LibavSession, frameChannels } from './libav';
+import { MonoSink } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
-const PACKAGE = '@audio/decode-aac';
-
-interface AacDecoder {
-	decode(data: Uint8Array): { channelData: Float32Array[]; sampleRate: number };
-	free(): void;
-}
-
-let available: boolean | undefined;
-
-/** Whether `@audio/decode-aac` was installed next to this package. */
-export function aacDecoderInstalled(): boolean {
-	if (available === undefined) {
-		try {
-			require.resolve(PACKAGE);
-			available = true;
-		} catch {
-			available = false;
-		}
-	}
-	return available;
-}
+const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
+/** FFmpeg's AVCodecID of the codecs named in the log; others log as their container. */
+const CODEC_NAMES: Record<number, string> = { 86018: 'aac', 86032: 'alac', 86017: 'mp3', 86076: 'opus', 86028: 'flac' };
+/** Compressed bytes read per batch: a few ms of decoding. */
+const READ_BYTES = 32 * 1024;
+const ADTS_BATCH = 64;
 
 function isMp4(head: Buffer): boolean {
 	return head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp';
@@ -54,8 +41,12 @@ const child = (buf: Buffer, parent: Box, type: string) => {
 	return undefined;
 };
 
-/** The AudioSpecificConfig's core rate from an esds body (ES -> DecoderConfig -> DecoderSpecificInfo). */
-function esdsRate(buf: Buffer, esds: Box): number {
+/**
+ * From an esds body (ES -> DecoderConfig -> DecoderSpecificInfo): the
+ * objectTypeIndication (0x40 AAC, 0x69/0x6B MP3, ...) and, for AAC, the
+ * AudioSpecificConfig's core rate (0 when absent).
+ */
+function esdsInfo(buf: Buffer, esds: Box): { objectType: number; rate: number } {
 	let o = esds.start + 4; // version, flags
 	const descriptor = (tag: number): number => {
 		if (o >= esds.end || buf[o] !== tag) return -1;
@@ -68,25 +59,29 @@ function esdsRate(buf: Buffer, esds: Box): number {
 		}
 		return len;
 	};
-	if (descriptor(0x03) < 0) return 0;
+	if (descriptor(0x03) < 0) return { objectType: 0, rate: 0 };
 	const flags = buf[o + 2];
 	o += 3 + (flags & 0x80 ? 2 : 0);
 	if (flags & 0x40) o += 1 + buf[o];
 	if (flags & 0x20) o += 2;
-	if (descriptor(0x04) < 0) return 0;
+	if (descriptor(0x04) < 0 || o >= esds.end) return { objectType: 0, rate: 0 };
+	const objectType = buf[o];
 	o += 13;
-	if (descriptor(0x05) < 2 || o + 5 > esds.end) return 0;
-	const objectType = buf[o] >> 3;
+	if (descriptor(0x05) < 2 || o + 5 > esds.end) return { objectType, rate: 0 };
+	const aot = buf[o] >> 3;
 	let index = ((buf[o] & 7) << 1) | (buf[o + 1] >> 7);
-	if (objectType === 31) index = (buf[o + 1] >> 1) & 15;
-	if (index === 15) return ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7);
-	return ASC_RATES[index] ?? 0;
+	if (aot === 31) index = (buf[o + 1] >> 1) & 15;
+	if (index === 15) return { objectType, rate: ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7) };
+	return { objectType, rate: ASC_RATES[index] ?? 0 };
 }
+
+const MP3_OBJECT_TYPES = new Set([0x69, 0x6b]);
 
 /**
  * The most audio (seconds) the decoder can produce from this MP4: for every
  * audio track, the frames its sample-size table lists times the samples per
- * frame (1024 for AAC at the core rate, the ALAC cookie's frame length).
+ * frame (1024 for AAC at the core rate, the ALAC cookie's frame length,
+ * 1152 for MP3 at the sample entry's rate).
  * Undefined when there is no complete index to read; NaN when an audio
  * track's rate cannot be read.
  */
@@ -113,7 +108,12 @@ export function mp4DecodableSeconds(buf: Buffer): number | undefined {
 		const wave = inner.find((b) => b.type === 'wave'); // QuickTime keeps esds inside 'wave'
 		if (wave) inner.push(...mp4Boxes(buf, wave.start, wave.end));
 		for (const b of inner) {
-			if (b.type === 'esds') perSecond = esdsRate(buf, b) / 1024;
+			if (b.type === 'esds') {
+				const { objectType, rate } = esdsInfo(buf, b);
+				const entryRate = entry + 34 <= stsd.end ? buf.readUInt16BE(entry + 32) : 0; // 16.16 fixed point
+				if (rate) perSecond = rate / 1024;
+				else if (MP3_OBJECT_TYPES.has(objectType) && entryRate) perSecond = entryRate / 1152;
+			}
 			if (b.type === 'alac' && b.end - b.start >= 28) {
 				const cookie = b.end - 24; // ALACSpecificConfig: frameLength first, sampleRate last
 				perSecond = buf.readUInt32BE(cookie + 20) / Math.max(1, buf.readUInt32BE(cookie));
@@ -132,36 +132,130 @@ function decodeError(detail?: string): AudioDecodeError {
 	);
 }
 
+function errorText(error: unknown): string {
+	return String((error as Error)?.message ?? error);
+}
+
+async function pushFrames(sink: MonoSink, frames: LibavFrame[]): Promise<void> {
+	for (const f of frames) {
+		const channels = frameChannels(f);
+		if (!channels) throw decodeError(`sample format ${f.format} is not supported`);
+		await sink.push(channels, f.nb_samples, f.sample_rate);
+	}
+}
+
+/** MP4/M4A/MOV: FFmpeg's demuxer over the bytes, its decoder over the first audio track. */
+async function decodeMp4(input: Buffer, ctx: DecodeContext, sink: MonoSink): Promise<string> {
+	const seconds = mp4DecodableSeconds(input);
+	if (seconds === undefined) throw decodeError('no complete index (moov box)');
+	if (Number.isNaN(seconds)) throw decodeError('the audio track header could not be read');
+	if (seconds > ctx.maxDuration + 1) throw ctx.tooLong(seconds);
+	const lib = new LibavSession();
+	const name = lib.fileName();
+	try {
+		await lib.call((m) => m.writeFile(name, new Uint8Array(input.buffer, input.byteOffset, input.length)));
+		let fmt: number;
+		let streams: Array<{ codec_type: number; codec_id: number; codecpar: number }>;
+		try {
+			// The MP4/MOV demuxer, named: FFmpeg does not guess another format (a playlist, a
+			// concat script) from the bytes. It reads only this in-memory file (external data
+			// references are off by default in FFmpeg, and there is no real file system here).
+			[fmt, streams] = await lib.call((m) => m.ff_init_demuxer_file(name, 'mov'));
+		} catch (error) {
+			throw decodeError(errorText(error));
+		}
+		try {
+			const index = streams.findIndex((st) => st.codec_type === AVMEDIA_TYPE_AUDIO);
+			if (index < 0) throw decodeError('no audio track');
+			const codecId = streams[index].codec_id;
+			const codec = CODEC_NAMES[codecId] ?? 'mp4';
+			let c: number, pkt: number, frame: number;
+			try {
+				[, c, pkt, frame] = await lib.call((m) => m.ff_init_decoder(codecId, streams[index].codecpar));
+			} catch (error) {
+				throw new AudioDecodeError(
+					`The audio codec of this MP4/MOV file (FFmpeg codec id ${codecId}) has no built-in decoder (${errorText(error).slice(0, 80)})`,
+					'Built in are AAC and ALAC in MP4/M4A/MOV. For other codecs install ffmpeg where n8n runs, or convert the file.',
+					{ kind: 'noBuiltInDecoder' },
+				);
+			}
+			try {
+				for (;;) {
+					const [res, packets] = await lib.call((m) => m.ff_read_multi(fmt, pkt, null, { limit: READ_BYTES }));
+					// Like the ffmpeg command: a read error ends the stream; what came before is kept.
+					const end = res === AVERROR_EOF || (res < 0 && res !== AVERROR_EAGAIN);
+					const frames = await lib.call((m) =>
+						m.ff_decode_multi(c, pkt, frame, packets[index] ?? [], { fin: end, ignoreErrors: true }),
+					);
+					await pushFrames(sink, frames);
+					if (end) break;
+					await ctx.slicer.tick();
+				}
+			} finally {
+				await lib.call((m) => m.ff_free_decoder(c, pkt, frame));
+			}
+			return codec;
+		} finally {
+			await lib.call((m) => m.avformat_close_input_js(fmt));
+		}
+	} finally {
+		await lib.call((m) => m.unlink(name)).catch(() => undefined);
+		await lib.finish();
+	}
+}
+
+const ADTS_RATES = ASC_RATES;
+
+/** ADTS: frames split here (FFmpeg's decoder reads their headers), counted against the limit first. */
+async function decodeAdts(input: Buffer, ctx: DecodeContext, sink: MonoSink): Promise<void> {
+	const packets: LibavPacket[] = [];
+	let seconds = 0;
+	for (let o = 0; o + 7 <= input.length; ) {
+		if (!isAdts(input.subarray(o, o + 7))) break; // lost sync: keep what came before, as ffmpeg does at a truncated end
+		const length = ((input[o + 3] & 3) << 11) | (input[o + 4] << 3) | (input[o + 5] >> 5);
+		if (length < 7 || o + length > input.length) break;
+		const rate = ADTS_RATES[(input[o + 2] >> 2) & 0x0f];
+		seconds += (1024 * ((input[o + 6] & 3) + 1)) / rate;
+		packets.push({ data: new Uint8Array(input.buffer, input.byteOffset + o, length) });
+		o += length;
+	}
+	if (packets.length === 0) throw decodeError('no ADTS frames');
+	if (seconds > ctx.maxDuration + 1) throw ctx.tooLong(seconds);
+	const lib = new LibavSession();
+	let c: number, pkt: number, frame: number;
+	try {
+		[, c, pkt, frame] = await lib.call((m) => m.ff_init_decoder('aac'));
+		try {
+			for (let i = 0; i < packets.length; i += ADTS_BATCH) {
+				const fin = i + ADTS_BATCH >= packets.length;
+				const frames = await lib.call((m) => m.ff_decode_multi(c, pkt, frame, packets.slice(i, i + ADTS_BATCH), { fin, ignoreErrors: true }));
+				await pushFrames(sink, frames);
+				await ctx.slicer.tick();
+			}
+		} finally {
+			await lib.call((m) => m.ff_free_decoder(c, pkt, frame));
+		}
+	} finally {
+		await lib.finish();
+	}
+}
+
 export const aacDecoder: Decoder = {
 	id: 'aac',
-	formats: 'M4A/MP4 (AAC, ALAC), ADTS AAC',
+	formats: 'M4A/MP4/MOV (AAC, ALAC), ADTS AAC',
 	builtIn: true,
 	sniff: (head) => isMp4(head) || isAdts(head),
 	async decode(input: Buffer, ctx: DecodeContext): Promise<DecodedPcm> {
-		if (isMp4(input)) {
-			const seconds = mp4DecodableSeconds(input);
-			if (seconds === undefined) throw decodeError('no complete index (moov box)');
-			if (Number.isNaN(seconds)) throw decodeError('the audio track header could not be read');
-			if (seconds > ctx.maxDuration + 1) throw ctx.tooLong(seconds);
-		}
-		const { decoder } = require(PACKAGE) as { decoder(): Promise<AacDecoder> };
-		const dec = await decoder();
 		const sink = new MonoSink(ctx);
+		let codec = 'aac';
 		try {
-			await feedInSlices(input, ctx, async (slice) => {
-				let r: { channelData: Float32Array[]; sampleRate: number };
-				try {
-					r = dec.decode(slice);
-				} catch (error) {
-					throw decodeError((error as Error)?.message);
-				}
-				const frames = r.channelData[0]?.length ?? 0;
-				if (frames > 0) await sink.push(r.channelData, frames, r.sampleRate);
-			});
-		} finally {
-			dec.free();
+			if (isMp4(input)) codec = await decodeMp4(input, ctx, sink);
+			else await decodeAdts(input, ctx, sink);
+		} catch (error) {
+			if (error instanceof AudioClassificationError) throw error;
+			throw decodeError(errorText(error));
 		}
 		if (sink.frames === 0) throw decodeError();
-		return { sampleRate: sink.rate, source: sink.toSource(), name: 'aac (@audio/decode-aac, FAAD2, opt-in)' };
+		return { sampleRate: sink.rate, source: sink.toSource(), name: `${codec} ${DECODER_NAME}` };
 	},
 };

@@ -1,9 +1,10 @@
 /**
  * The decoder list, in the order `auto` tries them: each entry sniffs the
  * first bytes and decodes to PCM in-process; ffmpeg is the last entry, for
- * what none of them reads (MP4/M4A/AAC, multi-channel AMR, video containers, ...).
+ * what none of them reads (multi-channel AMR, Matroska video, WMA, ...) or
+ * they fail on.
  */
-import { aacDecoder, aacDecoderInstalled } from './aac';
+import { aacDecoder } from './aac';
 import { aiffDecoder, cafDecoder, wavDecoder } from './pcm';
 import { ffmpegDecoder } from './ffmpeg';
 import type { Decoder } from './types';
@@ -19,8 +20,7 @@ export const DECODERS: readonly Decoder[] = [
 	aiffDecoder,
 	cafDecoder,
 	amrDecoder,
-	// Opt-in (GPL-2.0, not a dependency): present only when installed next to this package.
-	...(aacDecoderInstalled() ? [aacDecoder] : []),
+	aacDecoder,
 	ffmpegDecoder,
 ];
 
@@ -29,9 +29,7 @@ export const BUILT_IN_FORMATS = DECODERS.filter((d) => d.builtIn).map((d) => d.f
 /** A name for a format no built-in decoder reads, for the error that says to add ffmpeg. */
 export function guessFormat(head: Buffer): string {
 	const at = (o: number, n: number) => head.toString('latin1', o, o + n);
-	if (head.length >= 8 && at(4, 4) === 'ftyp') return 'MP4/M4A (AAC)';
 	if (head.length >= 5 && at(0, 5) === '#!AMR') return 'multi-channel AMR';
-	if (head.length >= 2 && head[0] === 0xff && (head[1] & 0xf6) === 0xf0) return 'AAC (ADTS)';
 	if (head.length >= 4 && at(0, 4) === 'OggS') return 'Ogg (not Opus or Vorbis)';
 	if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return 'Matroska/WebM (not Opus)';
 	if (head.length >= 4 && at(0, 4) === 'RIFF') return 'RIFF (not WAV)';
