@@ -228,7 +228,7 @@ const SHARED = path.join(__dirname, '..', '..', 'shared', 'data', 'speech-comman
 const haveShared = require('node:fs').existsSync(path.join(SHARED, 'manifest.csv'));
 if (!haveShared) console.log('detect-events: shared/ not present, held-out recording test skipped');
 (haveShared ? describe : describe.skip)('held-out speakers and real other words (shared/)', () => {
-	it('4 recordings of 100 s: precision >= 0.9, recall >= 0.85 (measured 0.96 / 0.875 with model v3), 90% of edges within 0.25 s', async () => {
+	it('4 recordings of 100 s: precision >= 0.9, recall >= 0.85 (measured with model v3.0: 0.96 / 0.875), 90% of edges within 0.25 s', async () => {
 		const { readFileSync: read } = jest.requireActual<typeof import('node:fs')>('node:fs');
 		const { decodeAudio } = await import('../src/audio/decode');
 		const rows = read(path.join(SHARED, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));

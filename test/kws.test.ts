@@ -35,7 +35,9 @@ describe('bundled model, default parameters', () => {
 		const judged = top.filter((i) => expectedLabel(i.json.fileName as string) !== '_unknown_');
 		expect(judged).toHaveLength(24); // 16 command clips, 8 held-out noise crops
 		const wrong = judged.filter((i) => i.json.label !== expectedLabel(i.json.fileName as string));
-		expect(wrong.map((i) => `${i.json.fileName} -> ${i.json.label}`)).toEqual([]);
+		// v3.1 recalls 93.9% of held-out commands; of these 16 it misses one, a near tie the
+		// model card names ("yes" 0.46 against "left" 0.45). Anything else is a regression.
+		expect(wrong.map((i) => `${i.json.fileName} -> ${i.json.label}`)).toEqual(['left__left_099d52ad_2.wav -> yes']);
 		const silence = top.filter((i) => expectedLabel(i.json.fileName as string) === '_silence_');
 		expect(silence.map((i) => i.json.label)).toEqual(Array(8).fill('_silence_'));
 		expect(top.every((i) => i.json.model === 'speech-commands-dscnn')).toBe(true);
@@ -65,10 +67,10 @@ describe('bundled model, default parameters', () => {
 });
 
 const OTHER = path.join(FIXTURES, 'other-speech');
-// Regression guards at v3's measured figures (model card). Issue 11's targets are a command
-// recall >= 93% and other speech -> command <= 5% at the top label: v3 is at 92.6% and 5.3%.
-const COMMAND_RECALL = 0.92;
-const OTHER_SPEECH_AT_TOP_LABEL = 0.06;
+// Issue 11's targets (model card): a command recall >= 93% and other speech -> command <= 5%
+// at the top label, <= 1% above the recommended threshold; v3.1 measures 93.9% and 4.3%.
+const COMMAND_RECALL = 0.93;
+const OTHER_SPEECH_AT_TOP_LABEL = 0.05;
 const TEN_CLASS = 0.93;
 const FIRED_AT_TOP_LABEL = 1; // of the 12 committed held-out clips
 const card = JSON.parse(readFileSync(path.join(resolveBuiltIn('speech-commands-dscnn').dir, 'node_metrics.json'), 'utf8')) as {
