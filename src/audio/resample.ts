@@ -148,10 +148,21 @@ function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number
 			}
 		}
 		const w = phase * taps;
-		let acc = 0;
 		const jTo = Math.min(taps, need - offset);
-		for (let j = 0; j < jTo; j++) acc += table[w + j] * input[offset + j];
-		out[n - outOffset] = acc;
+		// Four running sums: one would wait on each addition's latency (the loop was latency-bound).
+		let a0 = 0;
+		let a1 = 0;
+		let a2 = 0;
+		let a3 = 0;
+		let j = 0;
+		for (; j + 3 < jTo; j += 4) {
+			a0 += table[w + j] * input[offset + j];
+			a1 += table[w + j + 1] * input[offset + j + 1];
+			a2 += table[w + j + 2] * input[offset + j + 2];
+			a3 += table[w + j + 3] * input[offset + j + 3];
+		}
+		for (; j < jTo; j++) a0 += table[w + j] * input[offset + j];
+		out[n - outOffset] = a0 + a1 + (a2 + a3);
 	}
 }
 
