@@ -92,7 +92,7 @@ const clips = ['stop.wav', 'yes.mp3', 'no.ogg', 'up.webm', 'down.flac', 'right.a
 		// "right" below first there (model card, Limits); the decoding is what this test is about.
 		expect(result.builtIn.map((j) => j.label ?? 'error')).toEqual(['stop', 'yes', 'no', 'up', 'down', result.builtIn[5].label, 'left', 'error']);
 		expect(result.builtIn[5].labels!.map((l) => l.label)).toContain('right');
-		expect(result.builtIn[7].error).toMatch(/audio codec of this M4A\/MP4\/MOV file .* has no built-in decoder/);
+		expect(result.builtIn[7].error).toMatch(/audio codec of this MP4\/MOV file .* has no built-in decoder/);
 		expect(result.builtIn[7].hint).toMatch(/install ffmpeg where n8n runs/);
 		expect(result.error).toBe('');
 		expect(result.local).toHaveLength(2);

@@ -14,10 +14,15 @@
  */
 import { AudioClassificationError, AudioDecodeError } from '../../errors';
 import { type Mp4Box as Box, mp4Boxes } from '../probe';
-import { LIBAV_NAME, type LibavFrame, type LibavPacket, LibavSession, decodeWithLibav, frameChannels } from './libav';
+import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavPacket, LibavSession, frameChannels } from './libav';
 import { MonoSink } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
+const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
+/** FFmpeg's AVCodecID of the codecs named in the log; others log as their container. */
+const CODEC_NAMES: Record<number, string> = { 86018: 'aac', 86032: 'alac', 86017: 'mp3', 86076: 'opus', 86028: 'flac' };
+/** Compressed bytes read per batch: a few ms of decoding. */
+const READ_BYTES = 32 * 1024;
 const ADTS_BATCH = 64;
 
 function isMp4(head: Buffer): boolean {
@@ -139,13 +144,64 @@ async function pushFrames(sink: MonoSink, frames: LibavFrame[]): Promise<void> {
 	}
 }
 
-/** MP4/M4A/MOV: the audio the index lists is checked against the limit, then FFmpeg's demuxer and decoder. */
+/** MP4/M4A/MOV: FFmpeg's demuxer over the bytes, its decoder over the first audio track. */
 async function decodeMp4(input: Buffer, ctx: DecodeContext, sink: MonoSink): Promise<string> {
 	const seconds = mp4DecodableSeconds(input);
 	if (seconds === undefined) throw decodeError('no complete index (moov box)');
 	if (Number.isNaN(seconds)) throw decodeError('the audio track header could not be read');
 	if (seconds > ctx.maxDuration + 1) throw ctx.tooLong(seconds);
-	return await decodeWithLibav(input, ctx, sink, { demuxer: 'mov', what: 'M4A/MP4/MOV' });
+	const lib = new LibavSession();
+	const name = lib.fileName();
+	try {
+		await lib.call((m) => m.writeFile(name, new Uint8Array(input.buffer, input.byteOffset, input.length)));
+		let fmt: number;
+		let streams: Array<{ codec_type: number; codec_id: number; codecpar: number }>;
+		try {
+			// The MP4/MOV demuxer, named: FFmpeg does not guess another format (a playlist, a
+			// concat script) from the bytes. It reads only this in-memory file (external data
+			// references are off by default in FFmpeg, and there is no real file system here).
+			[fmt, streams] = await lib.call((m) => m.ff_init_demuxer_file(name, 'mov'));
+		} catch (error) {
+			throw decodeError(errorText(error));
+		}
+		try {
+			const index = streams.findIndex((st) => st.codec_type === AVMEDIA_TYPE_AUDIO);
+			if (index < 0) throw decodeError('no audio track');
+			const codecId = streams[index].codec_id;
+			const codec = CODEC_NAMES[codecId] ?? 'mp4';
+			let c: number, pkt: number, frame: number;
+			try {
+				[, c, pkt, frame] = await lib.call((m) => m.ff_init_decoder(codecId, streams[index].codecpar));
+			} catch (error) {
+				throw new AudioDecodeError(
+					`The audio codec of this MP4/MOV file (FFmpeg codec id ${codecId}) has no built-in decoder (${errorText(error).slice(0, 80)})`,
+					'Built in are AAC and ALAC in MP4/M4A/MOV. For other codecs install ffmpeg where n8n runs, or convert the file.',
+					{ kind: 'noBuiltInDecoder' },
+				);
+			}
+			try {
+				for (;;) {
+					const [res, packets] = await lib.call((m) => m.ff_read_multi(fmt, pkt, null, { limit: READ_BYTES }));
+					// Like the ffmpeg command: a read error ends the stream; what came before is kept.
+					const end = res === AVERROR_EOF || (res < 0 && res !== AVERROR_EAGAIN);
+					const frames = await lib.call((m) =>
+						m.ff_decode_multi(c, pkt, frame, packets[index] ?? [], { fin: end, ignoreErrors: true }),
+					);
+					await pushFrames(sink, frames);
+					if (end) break;
+					await ctx.slicer.tick();
+				}
+			} finally {
+				await lib.call((m) => m.ff_free_decoder(c, pkt, frame));
+			}
+			return codec;
+		} finally {
+			await lib.call((m) => m.avformat_close_input_js(fmt));
+		}
+	} finally {
+		await lib.call((m) => m.unlink(name)).catch(() => undefined);
+		await lib.finish();
+	}
 }
 
 const ADTS_RATES = ASC_RATES;
@@ -200,6 +256,6 @@ export const aacDecoder: Decoder = {
 			throw decodeError(errorText(error));
 		}
 		if (sink.frames === 0) throw decodeError();
-		return { sampleRate: sink.rate, source: sink.toSource(), name: `${codec} ${LIBAV_NAME}` };
+		return { sampleRate: sink.rate, source: sink.toSource(), name: `${codec} ${DECODER_NAME}` };
 	},
 };

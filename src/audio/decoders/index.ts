@@ -8,15 +8,15 @@ import { aacDecoder } from './aac';
 import { aiffDecoder, cafDecoder, wavDecoder } from './pcm';
 import { ffmpegDecoder } from './ffmpeg';
 import type { Decoder } from './types';
-import { flacDecoder, oggDecoder, webmDecoder } from './containers';
-import { amrDecoder, mp3Decoder } from './wasm';
+import { amrDecoder, flacDecoder, mp3Decoder, oggOpusDecoder, oggVorbisDecoder, webmOpusDecoder } from './wasm';
 
 export const DECODERS: readonly Decoder[] = [
 	wavDecoder,
-	oggDecoder,
-	webmDecoder,
+	oggOpusDecoder,
+	webmOpusDecoder,
 	mp3Decoder,
 	flacDecoder,
+	oggVorbisDecoder,
 	aiffDecoder,
 	cafDecoder,
 	amrDecoder,
@@ -30,6 +30,8 @@ export const BUILT_IN_FORMATS = DECODERS.filter((d) => d.builtIn).map((d) => d.f
 export function guessFormat(head: Buffer): string {
 	const at = (o: number, n: number) => head.toString('latin1', o, o + n);
 	if (head.length >= 5 && at(0, 5) === '#!AMR') return 'multi-channel AMR';
+	if (head.length >= 4 && at(0, 4) === 'OggS') return 'Ogg (not Opus or Vorbis)';
+	if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return 'Matroska/WebM (not Opus)';
 	if (head.length >= 4 && at(0, 4) === 'RIFF') return 'RIFF (not WAV)';
 	if (head.length >= 16 && head.readUInt32BE(0) === 0x3026b275) return 'WMA/ASF';
 	return 'this format';

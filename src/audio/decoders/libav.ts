@@ -14,10 +14,6 @@
  * process's exit code.
  */
 
-import { AudioClassificationError, AudioDecodeError } from '../../errors';
-import type { MonoSink } from './sink';
-import type { DecodeContext } from './types';
-
 export const AVMEDIA_TYPE_AUDIO = 1;
 export const AVERROR_EOF = -541478725;
 export const AVERROR_EAGAIN = -6;
@@ -161,93 +157,3 @@ export function frameChannels(f: LibavFrame): Float32Array[] | undefined {
 	}
 	return out;
 }
-
-/** FFmpeg's AVCodecID of the codecs named in the log. */
-const CODEC_NAMES: Record<number, string> = { 86018: 'aac', 86032: 'alac', 86017: 'mp3', 86076: 'opus', 86021: 'vorbis', 86028: 'flac' };
-/**
- * Compressed bytes read per call: a few ms of decoding even for silence, which
- * Opus and FLAC compress to a few bytes per frame.
- */
-const READ_BYTES = 8 * 1024;
-
-function errorText(error: unknown): string {
-	return String((error as Error)?.message ?? error);
-}
-
-export interface LibavDemux {
-	/** FFmpeg's demuxer, named: it never guesses another format (a playlist, a concat script) from the bytes. */
-	demuxer: 'mov' | 'ogg' | 'matroska' | 'flac';
-	/** The format's name in errors, e.g. "M4A/AAC". */
-	what: string;
-}
-
-/**
- * Demuxes `input` with FFmpeg's demuxer and decodes its first audio stream
- * with FFmpeg's decoder, handing the samples to `sink` batch by batch and
- * yielding between batches. Returns the codec's short name.
- */
-export async function decodeWithLibav(input: Buffer, ctx: DecodeContext, sink: MonoSink, { demuxer, what }: LibavDemux): Promise<string> {
-	const corrupt = (detail?: string) =>
-		new AudioDecodeError(
-			`The ${what} file could not be decoded${detail ? ` (${detail.slice(0, 160)})` : ''}`,
-			'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
-		);
-	const lib = new LibavSession();
-	const name = lib.fileName();
-	try {
-		// The bytes live in the module's in-memory file system under their own name; there is no
-		// real file system or network inside it, and FFmpeg's external references are off.
-		await lib.call((m) => m.writeFile(name, new Uint8Array(input.buffer, input.byteOffset, input.length)));
-		let fmt: number;
-		let streams: Array<{ codec_type: number; codec_id: number; codecpar: number }>;
-		try {
-			[fmt, streams] = await lib.call((m) => m.ff_init_demuxer_file(name, demuxer));
-		} catch (error) {
-			throw corrupt(errorText(error));
-		}
-		try {
-			const index = streams.findIndex((st) => st.codec_type === AVMEDIA_TYPE_AUDIO);
-			if (index < 0) throw corrupt('no audio track');
-			const codecId = streams[index].codec_id;
-			let c: number, pkt: number, frame: number;
-			try {
-				[, c, pkt, frame] = await lib.call((m) => m.ff_init_decoder(codecId, streams[index].codecpar));
-			} catch (error) {
-				throw new AudioDecodeError(
-					`The audio codec of this ${what} file (FFmpeg codec id ${codecId}) has no built-in decoder (${errorText(error).slice(0, 80)})`,
-					'Built in are Opus, Vorbis, FLAC, AAC and ALAC in their usual containers. For other codecs install ffmpeg where n8n runs, or convert the file.',
-					{ kind: 'noBuiltInDecoder' },
-				);
-			}
-			try {
-				for (;;) {
-					const [res, packets] = await lib.call((m) => m.ff_read_multi(fmt, pkt, null, { limit: READ_BYTES }));
-					// Like the ffmpeg command: a read error ends the stream; what came before is kept.
-					const end = res === AVERROR_EOF || (res < 0 && res !== AVERROR_EAGAIN);
-					const frames = await lib.call((m) => m.ff_decode_multi(c, pkt, frame, packets[index] ?? [], { fin: end, ignoreErrors: true }));
-					for (const f of frames) {
-						const channels = frameChannels(f);
-						if (!channels) throw corrupt(`sample format ${f.format} is not supported`);
-						await sink.push(channels, f.nb_samples, f.sample_rate);
-					}
-					if (end) break;
-					await ctx.slicer.tick();
-				}
-			} finally {
-				await lib.call((m) => m.ff_free_decoder(c, pkt, frame));
-			}
-			return CODEC_NAMES[codecId] ?? `codec ${codecId}`;
-		} finally {
-			await lib.call((m) => m.avformat_close_input_js(fmt));
-		}
-	} catch (error) {
-		if (error instanceof AudioClassificationError) throw error;
-		throw corrupt(errorText(error));
-	} finally {
-		await lib.call((m) => m.unlink(name)).catch(() => undefined);
-		await lib.finish();
-	}
-}
-
-/** The log's name for a decoder that went through here. */
-export const LIBAV_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
