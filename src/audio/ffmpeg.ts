@@ -2,9 +2,7 @@
  * ffmpeg discovery and decoding through pipes, exactly as transformers'
  * `ffmpeg_read` does it: `ffmpeg -i pipe:0 -ac 1 -ar SR -f f32le pipe:1`.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -114,6 +112,8 @@ interface RunResult {
 
 function run(ffmpeg: string, args: string[], input: Buffer | undefined, opts: FfmpegDecodeOptions) {
 	return new Promise<RunResult>((resolve, reject) => {
+		// Loaded when ffmpeg first runs: most installs never start it, and it costs startup time.
+		const { spawn } = require('node:child_process') as typeof import('node:child_process');
 		const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
 		const chunks: Buffer[] = [];
 		let received = 0;
@@ -222,6 +222,7 @@ export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions)
 	const pipeFailed = (r: RunResult) => (r.code !== 0 && NEEDS_SEEK.test(r.stderr)) || (r.code === 0 && r.bytes === 0);
 	const isMp4 = opts.needsSeek !== undefined;
 	if (!result || (isMp4 && pipeFailed(result))) {
+		const { mkdtemp, rm, writeFile } = require('node:fs/promises') as typeof import('node:fs/promises');
 		const dir = await mkdtemp(path.join(tmpdir(), 'n8n-audio-'));
 		try {
 			const file = path.join(dir, 'input.mp4');

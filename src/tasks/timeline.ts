@@ -4,7 +4,6 @@
  * coloured span with its label, and a time axis. A small PNG made here (no
  * canvas or image library): RGB rows, deflated with node:zlib.
  */
-import { deflateSync } from 'node:zlib';
 
 import type { DetectedEvent } from './detect-events';
 
@@ -90,7 +89,7 @@ class Canvas {
 		return Buffer.concat([
 			Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
 			chunk('IHDR', header),
-			chunk('IDAT', deflateSync(raw)),
+			chunk('IDAT', (require('node:zlib') as typeof import('node:zlib')).deflateSync(raw)),
 			chunk('IEND', Buffer.alloc(0)),
 		]);
 	}
