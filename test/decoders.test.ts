@@ -19,6 +19,18 @@ import { AUDIO, MODELS, audio, describeWithFfmpeg, hideFfmpegFromPath, maxAbsDif
 
 afterAll(async () => sessionCache.clear());
 
+/** The bytes ffmpeg writes for `args` into a file named `name` (in a temporary folder, removed before returning). */
+function encode(args: string[], name: string): Buffer {
+	const dir = mkdtempSync(path.join(tmpdir(), 'decoders-'));
+	try {
+		const file = path.join(dir, name);
+		execFileSync(systemFfmpeg!, ['-v', 'error', ...args, file]);
+		return readFileSync(file);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 const BUILT_IN: Array<[string, RegExp]> = [
 	['speech-44k-stereo.mp3', /^mp3 \(mpg123-decoder\)$/],
 	['speech-44k-stereo.flac', /^flac /],
@@ -177,19 +189,12 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 		['caf float', ['-c:a', 'pcm_f32le'], 'caf'],
 		['caf A-law', ['-c:a', 'pcm_alaw'], 'caf'],
 	])('%s decodes to exactly what ffmpeg gives', async (_name, codec, format) => {
-		const dir = mkdtempSync(path.join(tmpdir(), 'pcm-containers-'));
-		try {
-			const file = path.join(dir, `clip.${format}`);
-			execFileSync(systemFfmpeg!, ['-v', 'error', '-i', path.join(AUDIO, 'speech-16k-mono-s16.wav'), ...codec, '-f', format, file]);
-			const bytes = readFileSync(file);
-			const ours = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
-			const ref = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'ffmpeg', ffmpegPath: systemFfmpeg });
-			expect(ours.decoder).toBe(format);
-			expect(ours.samples.length).toBe(ref.samples.length);
-			expect(maxAbsDiff(ours.samples, ref.samples)).toBeLessThan(1e-6);
-		} finally {
-			rmSync(dir, { recursive: true, force: true });
-		}
+		const bytes = encode(['-i', path.join(AUDIO, 'speech-16k-mono-s16.wav'), ...codec, '-f', format], `clip.${format}`);
+		const ours = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
+		const ref = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'ffmpeg', ffmpegPath: systemFfmpeg });
+		expect(ours.decoder).toBe(format);
+		expect(ours.samples.length).toBe(ref.samples.length);
+		expect(maxAbsDiff(ours.samples, ref.samples)).toBeLessThan(1e-6);
 	});
 
 	it.each([
@@ -197,82 +202,54 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 		['AAC in ADTS', ['-c:a', 'aac', '-b:a', '64k'], 'adts', 'aac', 1e-5],
 		['AAC in M4A', ['-c:a', 'aac', '-b:a', '64k'], 'm4a', 'aac', 1e-5],
 	])("%s: FFmpeg's own decoder in-process, the samples ffmpeg gives", async (_name, codec, format, name, tolerance) => {
-		const dir = mkdtempSync(path.join(tmpdir(), 'libav-'));
-		try {
-			const file = path.join(dir, `clip.${format}`);
-			execFileSync(systemFfmpeg!, ['-v', 'error', '-i', path.join(AUDIO, 'speech-44k-stereo.flac'), ...codec, '-f', format === 'm4a' ? 'ipod' : format, file]);
-			const bytes = readFileSync(file);
-			// At the file's own rate, so no resampler stands between the two decoders.
-			const ours = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'builtIn' });
-			const ref = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'ffmpeg', ffmpegPath: systemFfmpeg });
-			expect(ours.decoder).toMatch(new RegExp(`^${name} \\(libav\\.js`));
-			expect(ours.samples.length).toBe(ref.samples.length);
-			const diff = maxAbsDiff(ours.samples, ref.samples);
-			console.log(`decoders: ${_name} in-process vs ffmpeg, max |sample difference| ${diff.toExponential(1)}`);
-			expect(diff).toBeLessThanOrEqual(tolerance);
-		} finally {
-			rmSync(dir, { recursive: true, force: true });
-		}
+		const bytes = encode(['-i', path.join(AUDIO, 'speech-44k-stereo.flac'), ...codec, '-f', format === 'm4a' ? 'ipod' : format], `clip.${format}`);
+		// At the file's own rate, so no resampler stands between the two decoders.
+		const ours = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'builtIn' });
+		const ref = await decodeAudio(bytes, { samplingRate: 44100, decoder: 'ffmpeg', ffmpegPath: systemFfmpeg });
+		expect(ours.decoder).toMatch(new RegExp(`^${name} \\(libav\\.js`));
+		expect(ours.samples.length).toBe(ref.samples.length);
+		const diff = maxAbsDiff(ours.samples, ref.samples);
+		console.log(`decoders: ${_name} in-process vs ffmpeg, max |sample difference| ${diff.toExponential(1)}`);
+		expect(diff).toBeLessThanOrEqual(tolerance);
 	});
 
 	it('an MP4 whose audio codec the WebAssembly build lacks goes to ffmpeg under Auto, and says so under Built-In Only', async () => {
-		const dir = mkdtempSync(path.join(tmpdir(), 'libav-'));
-		try {
-			const file = path.join(dir, 'mp3-in.mp4');
-			execFileSync(systemFfmpeg!, ['-v', 'error', '-i', path.join(AUDIO, 'speech-44k-stereo.flac'), '-c:a', 'libmp3lame', file]);
-			const bytes = readFileSync(file);
-			const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
-			expect(error).toBeInstanceOf(AudioDecodeError);
-			expect(error.message).toMatch(/audio codec of this MP4\/MOV file .* has no built-in decoder/);
-			expect(error.hint).toMatch(/install ffmpeg/);
-			const auto = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'auto', ffmpegPath: systemFfmpeg });
-			expect(auto.decoder).toMatch(/^ffmpeg/);
-			expect(auto.duration).toBeGreaterThan(1);
-		} finally {
-			rmSync(dir, { recursive: true, force: true });
-		}
+		const bytes = encode(['-i', path.join(AUDIO, 'speech-44k-stereo.flac'), '-c:a', 'libmp3lame'], 'mp3-in.mp4');
+		const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioDecodeError);
+		expect(error.message).toMatch(/audio codec of this MP4\/MOV file .* has no built-in decoder/);
+		expect(error.hint).toMatch(/install ffmpeg/);
+		const auto = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'auto', ffmpegPath: systemFfmpeg });
+		expect(auto.decoder).toMatch(/^ffmpeg/);
+		expect(auto.duration).toBeGreaterThan(1);
 	});
 
 	it('a long M4A decodes in-process without blocking the event loop, and is refused from its index when over the limit', async () => {
-		const dir = mkdtempSync(path.join(tmpdir(), 'long-m4a-'));
-		try {
-			const file = path.join(dir, 'long.m4a');
-			execFileSync(systemFfmpeg!, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'aac', '-b:a', '64k', file]);
-			const bytes = readFileSync(file);
-			const h = monitorEventLoopDelay({ resolution: 10 });
-			h.enable();
-			const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
-			const started = Date.now();
-			const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
-			const refusedIn = Date.now() - started;
-			h.disable();
-			expect(ok.duration).toBeCloseTo(300, 0);
-			expect(error).toBeInstanceOf(AudioLimitError);
-			expect(error.data.declared).toBeCloseTo(300, 0);
-			console.log(`decoders: 5-min M4A in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms; over the limit refused in ${refusedIn} ms`);
-			expect(h.max / 1e6).toBeLessThan(250);
-		} finally {
-			rmSync(dir, { recursive: true, force: true });
-		}
+		const bytes = encode(['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'aac', '-b:a', '64k'], 'long.m4a');
+		const h = monitorEventLoopDelay({ resolution: 10 });
+		h.enable();
+		const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
+		const started = Date.now();
+		const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
+		const refusedIn = Date.now() - started;
+		h.disable();
+		expect(ok.duration).toBeCloseTo(300, 0);
+		expect(error).toBeInstanceOf(AudioLimitError);
+		expect(error.data.declared).toBeCloseTo(300, 0);
+		console.log(`decoders: 5-min M4A in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms; over the limit refused in ${refusedIn} ms`);
+		expect(h.max / 1e6).toBeLessThan(250);
 	}, 60_000);
 
 	it('a long Opus note decodes in-process without blocking the event loop, and is cut at the limit', async () => {
-		const dir = mkdtempSync(path.join(tmpdir(), 'long-opus-'));
-		try {
-			const file = path.join(dir, 'long.opus');
-			execFileSync(systemFfmpeg!, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-t', '300', '-c:a', 'libopus', '-b:a', '24k', file]);
-			const bytes = readFileSync(file);
-			const h = monitorEventLoopDelay({ resolution: 10 });
-			h.enable();
-			const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
-			const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
-			h.disable();
-			expect(ok.duration).toBeCloseTo(300, 0);
-			expect(error).toBeInstanceOf(AudioLimitError);
-			console.log(`decoders: 5-min Opus in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms`);
-			expect(h.max / 1e6).toBeLessThan(250);
-		} finally {
-			rmSync(dir, { recursive: true, force: true });
-		}
+		const bytes = encode(['-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-t', '300', '-c:a', 'libopus', '-b:a', '24k'], 'long.opus');
+		const h = monitorEventLoopDelay({ resolution: 10 });
+		h.enable();
+		const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
+		const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
+		h.disable();
+		expect(ok.duration).toBeCloseTo(300, 0);
+		expect(error).toBeInstanceOf(AudioLimitError);
+		console.log(`decoders: 5-min Opus in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms`);
+		expect(h.max / 1e6).toBeLessThan(250);
 	}, 60_000);
 });

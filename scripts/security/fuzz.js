@@ -42,15 +42,12 @@ if (process.argv[2] === '--child') {
 	return;
 }
 
-function arg(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 function text(name, fallback) {
 	const i = process.argv.indexOf(`--${name}`);
 	return i > 0 ? process.argv[i + 1] : fallback;
 }
+
+const arg = (name, fallback) => Number(text(name, fallback));
 
 const CASES = arg('cases', 200);
 const DECODER = text('decoder', 'auto');

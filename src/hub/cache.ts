@@ -10,7 +10,6 @@
  * $HF_HOME/hub, else ~/.cache/huggingface/hub (huggingface_hub's order).
  * Every path built here is validated and confined under the repo folder.
  */
-import type { Hash } from 'node:crypto';
 import {
 	copyFileSync,
 	createReadStream,
@@ -29,9 +28,8 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 
 import { assertCommit, assertEtag, assertRevision, COMMIT, confine, ETAG, normalizeRepoFile } from './validate';
+import { createHash } from '../util/hash';
 
-/** node:crypto, loaded on first use (it costs startup time and most runs never hash). */
-const createHash = (algorithm: string): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export function resolveCacheDir(option?: string): string {
 	if (option) return option;

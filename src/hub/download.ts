@@ -6,7 +6,6 @@
  * LFS sha256; rename atomically; link the snapshot; record the ref.
  * One download per blob at a time, across executions and processes.
  */
-import type { Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -17,9 +16,8 @@ import { isCommitHash, RepoCache } from './cache';
 import { assertCommit, assertEtag, assertRevision, confine, normalizeRepoFile } from './validate';
 import { HubError } from './errors';
 import { acquireLock } from './lock';
+import { createHash } from '../util/hash';
 
-/** node:crypto, loaded on first use (it costs startup time and most runs never hash). */
-const createHash = (algorithm: string): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export interface HubAccess {
 	/** e.g. https://huggingface.co or a mirror; no trailing slash. */

@@ -4,7 +4,6 @@
  * weights), into the shared cache; returns the snapshot folder, which then
  * loads like any local model folder.
  */
-import type { Hash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,9 +13,8 @@ import { isCommitHash, RepoCache } from './cache';
 import { httpError, hubDownload, networkError, type DownloadOptions, type HubAccess } from './download';
 import { HubError } from './errors';
 import { assertRevision } from './validate';
+import { createHash } from '../util/hash';
 
-/** node:crypto, loaded on first use (it costs startup time and most runs never hash). */
-const createHash = (algorithm: string): Hash => (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
 

@@ -44,22 +44,29 @@ it('example 1: a voice command is classified and routed by the Switch node', () 
 	expect(go.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
 });
 
-it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime, no ffmpeg, a Telegram-style Ogg/Opus note", () => {
-	// The native binding fails as it does on musl (scripts/e2e/simulate-musl.js, in the n8n
-	// process and its threads), and PATH holds only Node.js: no ffmpeg anywhere.
-	const note = path.join(n8n.audioDir, 'voice-note-stop.ogg');
-	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, 'stop__stop_099d52ad_3.wav'), '-c:a', 'libopus', '-ar', '48000', '-b:a', '24k', note]);
-	n8n.importExample('voice-command-router.json', 'exampleAlpine001', (wf) => {
+/**
+ * The router example on one voice note, run where n8n's official Alpine image puts it: the native
+ * binding fails as it does on musl (scripts/e2e/simulate-musl.js, in the n8n process and its
+ * threads), and PATH holds only Node.js: no ffmpeg anywhere.
+ */
+function routeOnAlpine(id: string, clip: string, note: string, encoding: string[]) {
+	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, clip), ...encoding, note]);
+	n8n.importExample('voice-command-router.json', id, (wf) => {
 		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
 		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = note;
 	});
-	const run = n8n.execute('exampleAlpine001', {
+	const run = n8n.execute(id, {
 		NODE_OPTIONS: `--require ${path.join(__dirname, '..', '..', 'scripts', 'e2e', 'simulate-musl.js')}`,
 		PATH: n8n.nodeBin,
 		FFMPEG_PATH: '',
 	});
 	expect(run.status).toBe('success');
-	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	return { run, item: run.runData['Audio Classification'][0].data!.main[0][0] };
+}
+
+it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime, no ffmpeg, a Telegram-style Ogg/Opus note", () => {
+	const note = path.join(n8n.audioDir, 'voice-note-stop.ogg');
+	const { run, item } = routeOnAlpine('exampleAlpine001', 'stop__stop_099d52ad_3.wav', note, ['-c:a', 'libopus', '-ar', '48000', '-b:a', '24k']);
 	expect(item.json).toMatchObject({ label: 'stop', fileName: 'voice-note-stop.ogg' });
 	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
 	expect(run.output).toMatch(/ONNX Runtime could not be loaded: Error relocating.*WebAssembly/);
@@ -68,18 +75,7 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 
 it('the same, with an iPhone-style M4A (AAC, index at the end) decoded in-process by FFmpeg\'s WebAssembly build', () => {
 	const memo = path.join(n8n.audioDir, 'voice-memo-go.m4a');
-	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, 'go__go_026290a7_0.wav'), '-c:a', 'aac', '-b:a', '64k', '-ar', '44100', memo]);
-	n8n.importExample('voice-command-router.json', 'exampleAlpine002', (wf) => {
-		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
-		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = memo;
-	});
-	const run = n8n.execute('exampleAlpine002', {
-		NODE_OPTIONS: `--require ${path.join(__dirname, '..', '..', 'scripts', 'e2e', 'simulate-musl.js')}`,
-		PATH: n8n.nodeBin,
-		FFMPEG_PATH: '',
-	});
-	expect(run.status).toBe('success');
-	const [item] = run.runData['Audio Classification'][0].data!.main[0];
+	const { run, item } = routeOnAlpine('exampleAlpine002', 'go__go_026290a7_0.wav', memo, ['-c:a', 'aac', '-b:a', '64k', '-ar', '44100']);
 	expect(item.json).toMatchObject({ label: 'go', fileName: 'voice-memo-go.m4a' });
 	expect(run.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
 	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by aac \(libav\.js: FFmpeg's decoder in WebAssembly\)/);

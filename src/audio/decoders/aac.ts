@@ -15,7 +15,7 @@
 import { AudioClassificationError, AudioDecodeError } from '../../errors';
 import { type Mp4Box as Box, mp4Boxes } from '../probe';
 import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavPacket, LibavSession, frameChannels } from './libav';
-import { MonoSink } from './sink';
+import { MonoSink, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
 const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
@@ -125,12 +125,7 @@ export function mp4DecodableSeconds(buf: Buffer): number | undefined {
 	return most;
 }
 
-function decodeError(detail?: string): AudioDecodeError {
-	return new AudioDecodeError(
-		`The M4A/AAC file could not be decoded${detail ? ` (${detail.slice(0, 160)})` : ''}`,
-		'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
-	);
-}
+const decodeError = (detail?: string) => undecodable('M4A/AAC', detail);
 
 function errorText(error: unknown): string {
 	return String((error as Error)?.message ?? error);
@@ -138,6 +133,7 @@ function errorText(error: unknown): string {
 
 async function pushFrames(sink: MonoSink, frames: LibavFrame[]): Promise<void> {
 	for (const f of frames) {
+		if (f.nb_samples <= 0) continue;
 		const channels = frameChannels(f);
 		if (!channels) throw decodeError(`sample format ${f.format} is not supported`);
 		await sink.push(channels, f.nb_samples, f.sample_rate);
@@ -204,8 +200,6 @@ async function decodeMp4(input: Buffer, ctx: DecodeContext, sink: MonoSink): Pro
 	}
 }
 
-const ADTS_RATES = ASC_RATES;
-
 /** ADTS: frames split here (FFmpeg's decoder reads their headers), counted against the limit first. */
 async function decodeAdts(input: Buffer, ctx: DecodeContext, sink: MonoSink): Promise<void> {
 	const packets: LibavPacket[] = [];
@@ -214,7 +208,7 @@ async function decodeAdts(input: Buffer, ctx: DecodeContext, sink: MonoSink): Pr
 		if (!isAdts(input.subarray(o, o + 7))) break; // lost sync: keep what came before, as ffmpeg does at a truncated end
 		const length = ((input[o + 3] & 3) << 11) | (input[o + 4] << 3) | (input[o + 5] >> 5);
 		if (length < 7 || o + length > input.length) break;
-		const rate = ADTS_RATES[(input[o + 2] >> 2) & 0x0f];
+		const rate = ASC_RATES[(input[o + 2] >> 2) & 0x0f];
 		seconds += (1024 * ((input[o + 6] & 3) + 1)) / rate;
 		packets.push({ data: new Uint8Array(input.buffer, input.byteOffset + o, length) });
 		o += length;

@@ -137,11 +137,10 @@ export class LibavSession {
 
 /** Planar Float32 channels of a decoded frame, converted as ffmpeg's f32 output is. */
 export function frameChannels(f: LibavFrame): Float32Array[] | undefined {
-	if (!f.data || f.nb_samples <= 0 || f.channels <= 0) return undefined;
+	if (!f.data || f.nb_samples <= 0 || f.channels <= 0 || f.format < 0 || f.format > 9) return undefined;
 	const scale = [1 / 128, 1 / 32768, 1 / 2147483648, 1, 1][f.format % 5];
 	const offset = f.format % 5 === 0 ? 128 : 0;
 	const planar = f.format >= 5;
-	if (scale === undefined || f.format > 9) return undefined;
 	const out: Float32Array[] = [];
 	for (let ch = 0; ch < f.channels; ch++) {
 		const src = planar ? (f.data as Array<ArrayLike<number>>)[ch] : (f.data as ArrayLike<number>);

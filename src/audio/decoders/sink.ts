@@ -63,3 +63,11 @@ export async function feedInSlices(
 		await ctx.slicer.tick();
 	}
 }
+
+/** A compressed file its decoder could not read (truncated, corrupt), with the decoder's detail. */
+export function undecodable(format: string, detail?: string): AudioDecodeError {
+	return new AudioDecodeError(
+		`The ${format} file could not be decoded${detail ? ` (${detail.slice(0, 160)})` : ''}`,
+		'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
+	);
+}

@@ -6,8 +6,7 @@
  * slices, output counted against the duration limit as it arrives, and the
  * event loop gets a turn between slices.
  */
-import { AudioDecodeError } from '../../errors';
-import { MonoSink, feedInSlices } from './sink';
+import { MonoSink, feedInSlices, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 import { demuxWebmOpus } from './webm';
 
@@ -110,13 +109,6 @@ const load = {
 };
 
 
-function corrupt(format: string, detail?: string): AudioDecodeError {
-	return new AudioDecodeError(
-		`The ${format} file could not be decoded${detail ? ` (${detail.slice(0, 160)})` : ''}`,
-		'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
-	);
-}
-
 async function decodeStreaming(
 	input: Buffer,
 	ctx: DecodeContext,
@@ -140,7 +132,7 @@ async function decodeStreaming(
 	} finally {
 		await release(make, decoder, clean);
 	}
-	if (sink.frames === 0) throw corrupt(format, firstError);
+	if (sink.frames === 0) throw undecodable(format, firstError);
 	return { sampleRate: sink.rate, source: sink.toSource(), name };
 }
 
@@ -215,7 +207,7 @@ export const webmOpusDecoder: Decoder = {
 		} finally {
 			decoder.free();
 		}
-		if (sink.frames === 0) throw corrupt('WebM', firstError);
+		if (sink.frames === 0) throw undecodable('WebM', firstError);
 		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder)' };
 	},
 };
