@@ -14,7 +14,7 @@
  */
 import { AudioClassificationError, AudioDecodeError } from '../../errors';
 import { type Mp4Box as Box, mp4Boxes } from '../probe';
-import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavPacket, LibavSession, frameChannels } from './libav';
+import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavPacket, LibavSession, decodePackets, frameChannels } from './libav';
 import { MonoSink, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
@@ -180,9 +180,7 @@ async function decodeMp4(input: Buffer, ctx: DecodeContext, sink: MonoSink): Pro
 					const [res, packets] = await lib.call((m) => m.ff_read_multi(fmt, pkt, null, { limit: READ_BYTES }));
 					// Like the ffmpeg command: a read error ends the stream; what came before is kept.
 					const end = res === AVERROR_EOF || (res < 0 && res !== AVERROR_EAGAIN);
-					const frames = await lib.call((m) =>
-						m.ff_decode_multi(c, pkt, frame, packets[index] ?? [], { fin: end, ignoreErrors: true }),
-					);
+					const frames = await lib.call((m) => decodePackets(m, c, pkt, frame, packets[index] ?? [], end));
 					await pushFrames(sink, frames);
 					if (end) break;
 					await ctx.slicer.tick();
@@ -222,7 +220,7 @@ async function decodeAdts(input: Buffer, ctx: DecodeContext, sink: MonoSink): Pr
 		try {
 			for (let i = 0; i < packets.length; i += ADTS_BATCH) {
 				const fin = i + ADTS_BATCH >= packets.length;
-				const frames = await lib.call((m) => m.ff_decode_multi(c, pkt, frame, packets.slice(i, i + ADTS_BATCH), { fin, ignoreErrors: true }));
+				const frames = await lib.call((m) => decodePackets(m, c, pkt, frame, packets.slice(i, i + ADTS_BATCH), fin));
 				await pushFrames(sink, frames);
 				await ctx.slicer.tick();
 			}

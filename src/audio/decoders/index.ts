@@ -8,7 +8,9 @@ import { aacDecoder } from './aac';
 import { aiffDecoder, cafDecoder, wavDecoder } from './pcm';
 import { ffmpegDecoder } from './ffmpeg';
 import type { Decoder } from './types';
-import { amrDecoder, flacDecoder, mp3Decoder, oggOpusDecoder, oggVorbisDecoder, webmOpusDecoder } from './wasm';
+import { oggOpusDecoder } from './ogg';
+import { amrDecoder, flacDecoder, mp3Decoder, oggVorbisDecoder } from './wasm';
+import { webmOpusDecoder } from './webm';
 
 export const DECODERS: readonly Decoder[] = [
 	wavDecoder,

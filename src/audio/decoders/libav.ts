@@ -13,6 +13,8 @@
  * stderr, and an exit() inside the library throws instead of setting the
  * process's exit code.
  */
+import { keepLoopAlive } from '../../util/keep-alive';
+import { isTrap } from './sink';
 
 export const AVMEDIA_TYPE_AUDIO = 1;
 export const AVERROR_EOF = -541478725;
@@ -46,10 +48,47 @@ export interface LibavModule {
 	ff_init_demuxer_file(name: string, format?: string): Promise<[number, LibavStream[]]>;
 	ff_init_decoder(codec: string | number, codecpar?: number): Promise<[number, number, number, number]>;
 	ff_read_multi(fmt: number, pkt: number, devfile: null, opts: { limit: number }): Promise<[number, Record<number, LibavPacket[]>]>;
-	ff_decode_multi(c: number, pkt: number, frame: number, packets: LibavPacket[], opts: { fin: boolean; ignoreErrors: boolean }): Promise<LibavFrame[]>;
+	av_packet_make_writable(pkt: number): number;
+	ff_copyin_packet(pkt: number, packet: LibavPacket): void;
+	av_packet_unref(pkt: number): void;
+	avcodec_send_packet(c: number, pkt: number): number;
+	avcodec_receive_frame(c: number, frame: number): number;
+	ff_copyout_frame(frame: number): LibavFrame;
+	av_frame_unref(frame: number): void;
 	ff_free_decoder(c: number, pkt: number, frame: number): unknown;
 	avformat_close_input_js(fmt: number): unknown;
 	HEAPU8: Uint8Array;
+}
+
+/**
+ * Decodes `packets` (and, with `fin`, flushes the decoder), as libav.js's
+ * ff_decode_multi does with ignoreErrors, but without its console.log per bad
+ * packet: a corrupt upload must not write to n8n's log. A packet the decoder
+ * refuses is skipped, as the ffmpeg command skips it.
+ */
+export function decodePackets(m: LibavModule, c: number, pkt: number, frame: number, packets: LibavPacket[], fin: boolean): LibavFrame[] {
+	const out: LibavFrame[] = [];
+	const send = (packet: LibavPacket | null) => {
+		if (packet) {
+			if (m.av_packet_make_writable(pkt) < 0) throw new Error('packet not writable');
+			m.ff_copyin_packet(pkt, packet);
+		} else {
+			m.av_packet_unref(pkt); // an empty packet: flush
+		}
+		const sent = m.avcodec_send_packet(c, pkt);
+		m.av_packet_unref(pkt);
+		if (sent < 0) return;
+		for (;;) {
+			const got = m.avcodec_receive_frame(c, frame);
+			if (got === AVERROR_EAGAIN || got === AVERROR_EOF) return;
+			if (got < 0) throw new Error(`decoding error ${got}`);
+			out.push(m.ff_copyout_frame(frame));
+			m.av_frame_unref(frame);
+		}
+	};
+	for (const packet of packets) send(packet);
+	if (fin) send(null);
+	return out;
 }
 
 interface Instance {
@@ -70,14 +109,14 @@ async function instantiate(): Promise<LibavModule> {
 	for (const flavour of ['.simd.js', '.wasm.js']) {
 		try {
 			const factory = require(main.replace(/\.js$/, flavour)) as Factory;
-			const mod = await factory({
+			const mod = await keepLoopAlive(factory({
 				print: () => undefined,
 				printErr: () => undefined,
 				quit: (_status: number, error: unknown) => {
 					throw error;
 				},
 				noExitRuntime: true,
-			});
+			}));
 			mod.av_log_set_level(AV_LOG_QUIET);
 			return mod;
 		} catch (error) {
@@ -96,10 +135,6 @@ function instance(): Instance {
 		current = made;
 	}
 	return current;
-}
-
-function isTrap(error: unknown): boolean {
-	return (error as Error)?.constructor?.name === 'RuntimeError' || /^Aborted\(/.test(String((error as Error)?.message ?? error));
 }
 
 /** A session on the shared instance: its calls are queued behind everyone else's. */

@@ -71,3 +71,13 @@ export function undecodable(format: string, detail?: string): AudioDecodeError {
 		'The file is probably truncated or corrupt; check the source, or convert it to WAV.',
 	);
 }
+
+/** A decoder's WebAssembly trap (on corrupt data) as the format's own decode error; other errors as they are. */
+export function trapAsUndecodable(format: string, error: unknown): unknown {
+	return isTrap(error) ? undecodable(format, 'the decoder stopped at corrupt data') : error;
+}
+
+/** A WebAssembly trap or an Emscripten abort: the instance's state is then unknown and it is not used again. */
+export function isTrap(error: unknown): boolean {
+	return (error as Error)?.constructor?.name === 'RuntimeError' || /^Aborted\(/.test(String((error as Error)?.message ?? error));
+}

@@ -1,14 +1,15 @@
 /**
  * Compressed formats decoded in-process by maintained WebAssembly decoders
  * (the wasm-audio-decoders family, MIT): MP3 (mpg123), FLAC (libFLAC),
- * Ogg Vorbis (libvorbis), Ogg Opus and WebM/Opus (libopus); and AMR-NB/WB
+ * Ogg Vorbis (libvorbis); and AMR-NB/WB
  * (opencore-amr, Apache-2.0, via @audio/decode-amr). Input is fed in
  * slices, output counted against the duration limit as it arrives, and the
  * event loop gets a turn between slices.
  */
-import { MonoSink, feedInSlices, undecodable } from './sink';
+import { keepLoopAlive } from '../../util/keep-alive';
+import { MonoSink, feedInSlices, trapAsUndecodable, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
-import { demuxWebmOpus } from './webm';
+import { oggCodec } from './ogg';
 
 interface DecodedAudio {
 	channelData: Float32Array[];
@@ -56,6 +57,40 @@ async function release(make: () => StreamingDecoder, decoder: StreamingDecoder, 
 	decoder.free();
 }
 
+/** The parts of mpg123-decoder 1.0.x that freshMpg123Handle touches (pinned in package.json). */
+interface Mpg123Internals {
+	_decoder: number;
+	_sampleRate: number;
+	_inputBytes: number;
+	_outputSamples: number;
+	_frameNumber: number;
+	_common: { wasm: { HEAP: ArrayBuffer; malloc(n: number): number; free(p: number): void; mpeg_frame_decoder_create(p: number, gapless: number): number; mpeg_frame_decoder_destroy(d: number): void } };
+}
+
+/**
+ * Ready for the next file without a new WebAssembly instance: a new instance
+ * per voice note allocates a fresh WebAssembly memory, and inside n8n's large
+ * heap that set off a full garbage collection nearly every note. Same state as
+ * mpg123-decoder's reset() (a new handle, counters at zero), same instance.
+ */
+function freshMpg123Handle(d: Mpg123Internals): void {
+	const w = d._common.wasm;
+	w.mpeg_frame_decoder_destroy(d._decoder);
+	w.free(d._decoder);
+	const at = w.malloc(4);
+	try {
+		const error = w.mpeg_frame_decoder_create(at, 1); // gapless, mpg123-decoder's default
+		if (error) throw new Error(`mpg123 handle: error ${error}`);
+		d._decoder = new Uint32Array(w.HEAP, at, 1)[0];
+	} finally {
+		w.free(at);
+	}
+	d._sampleRate = 0;
+	d._inputBytes = 0;
+	d._outputSamples = 0;
+	d._frameNumber = 0;
+}
+
 /**
  * libFLAC's wrapper divides b-bit samples by 2^(b-1) - 1; ffmpeg and
  * transformers by 2^(b-1). Lossless means the same samples: rescaled here.
@@ -81,10 +116,21 @@ function exactIntegerPcm(decoder: StreamingDecoder): StreamingDecoder {
 
 // ES modules, loaded on first use (require(esm), Node >= 20.19)
 const load = {
-	mp3: () => new (require('mpg123-decoder').MPEGDecoder)() as StreamingDecoder,
+	mp3: (): StreamingDecoder => {
+		const d = new (require('mpg123-decoder').MPEGDecoder)() as StreamingDecoder & Mpg123Internals;
+		// mpg123-decoder's own reset() builds a new WebAssembly instance (and memory) per file;
+		// this one starts a fresh mpg123 handle inside the instance it has.
+		return {
+			get ready() {
+				return d.ready;
+			},
+			decode: (data) => d.decode(data),
+			free: () => d.free(),
+			reset: () => freshMpg123Handle(d),
+		};
+	},
 	flac: () => exactIntegerPcm(new (require('@wasm-audio-decoders/flac').FLACDecoder)() as StreamingDecoder),
 	vorbis: () => new (require('@wasm-audio-decoders/ogg-vorbis').OggVorbisDecoder)() as StreamingDecoder,
-	opus: () => new (require('ogg-opus-decoder').OggOpusDecoder)() as StreamingDecoder,
 	amr: (): StreamingDecoder => {
 		// @audio/decode-amr: an async factory and a synchronous decode() without a sample count.
 		type Amr = { decode(d: Uint8Array): { channelData: Float32Array[]; sampleRate: number }; free(): void };
@@ -125,10 +171,12 @@ async function decodeStreaming(
 	};
 	let clean = false;
 	try {
-		await decoder.ready;
+		await keepLoopAlive(decoder.ready);
 		await feedInSlices(input, ctx, async (slice) => await take(await decoder.decode(slice)));
 		if (decoder.flush) await take(await decoder.flush());
 		clean = !firstError;
+	} catch (e) {
+		throw trapAsUndecodable(format, e);
 	} finally {
 		await release(make, decoder, clean);
 	}
@@ -151,20 +199,6 @@ export const mp3Decoder = streamingEntry('mp3', 'MP3', isMp3, 'mp3 (mpg123-decod
 
 export const flacDecoder = streamingEntry('flac', 'FLAC', (head) => head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC', 'flac (@wasm-audio-decoders/flac)', load.flac);
 
-/** The codec of an Ogg stream, from its first page's first packet. */
-function oggCodec(head: Buffer): 'opus' | 'vorbis' | 'flac' | 'other' | undefined {
-	if (head.length < 28 || head.toString('latin1', 0, 4) !== 'OggS') return undefined;
-	const segments = head[26];
-	const packet = 27 + segments;
-	if (packet + 8 > head.length) return 'other';
-	if (head.toString('latin1', packet, packet + 8) === 'OpusHead') return 'opus';
-	if (head.toString('latin1', packet + 1, packet + 7) === 'vorbis' && head[packet] === 1) return 'vorbis';
-	if (head.toString('latin1', packet + 1, packet + 5) === 'FLAC') return 'flac';
-	return 'other';
-}
-
-export const oggOpusDecoder = streamingEntry('ogg-opus', 'Ogg Opus', (head) => oggCodec(head) === 'opus', 'ogg-opus (ogg-opus-decoder)', load.opus);
-
 export const oggVorbisDecoder = streamingEntry('ogg-vorbis', 'Ogg Vorbis', (head) => oggCodec(head) === 'vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', load.vorbis);
 
 /** AMR storage format (RFC 4867 section 5): single-channel AMR-NB or AMR-WB; multi-channel AMR goes to ffmpeg. */
@@ -175,39 +209,3 @@ export const amrDecoder = streamingEntry(
 	'amr (@audio/decode-amr)',
 	load.amr,
 );
-
-export const webmOpusDecoder: Decoder = {
-	id: 'webm-opus',
-	formats: 'WebM/Matroska with Opus audio',
-	builtIn: true,
-	sniff: (head) => head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3,
-	async decode(input, ctx) {
-		const track = demuxWebmOpus(input);
-		const { OpusDecoder } = require('opus-decoder');
-		const head = track.opusHead;
-		const channels = head[9] || 1;
-		const mappingFamily = head.length > 18 ? head[18] : 0;
-		const decoder = new OpusDecoder({
-			channels,
-			preSkip: head.readUInt16LE(10),
-			...(mappingFamily && head.length >= 21 + channels
-				? { streamCount: head[19], coupledStreamCount: head[20], channelMappingTable: Array.from(head.subarray(21, 21 + channels)) }
-				: {}),
-		}) as { ready: Promise<void>; decodeFrames(f: Uint8Array[]): DecodedAudio; free(): void };
-		const sink = new MonoSink(ctx);
-		let firstError: string | undefined;
-		try {
-			await decoder.ready;
-			for (let i = 0; i < track.frames.length; i += 256) {
-				const r = decoder.decodeFrames(track.frames.slice(i, i + 256));
-				if (r.errors?.length && !firstError) firstError = r.errors[0].message;
-				if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
-				await ctx.slicer.tick();
-			}
-		} finally {
-			decoder.free();
-		}
-		if (sink.frames === 0) throw undecodable('WebM', firstError);
-		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder)' };
-	},
-};

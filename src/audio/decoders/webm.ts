@@ -3,9 +3,12 @@
  * first audio track out of what browsers' MediaRecorder and most tools
  * write (SimpleBlocks or BlockGroups; no, Xiph, fixed or EBML lacing;
  * clusters of known or unknown size). Everything else in the file is
- * skipped by its size. Opus packets then go to libopus (opus-decoder).
+ * skipped by its size. Opus packets then go to the shared libopus (opus.ts).
  */
 import { AudioDecodeError } from '../../errors';
+import { decodeOpusPackets, parseOpusHead } from './opus';
+import { MonoSink, trapAsUndecodable, undecodable } from './sink';
+import type { Decoder } from './types';
 
 const ID = {
 	EBML: 0x1a45dfa3,
@@ -154,3 +157,19 @@ function unlace(data: Buffer, lacing: number): Buffer[] {
 	out.push(data.subarray(o));
 	return out;
 }
+
+export const webmOpusDecoder: Decoder = {
+	id: 'webm-opus',
+	formats: 'WebM/Matroska with Opus audio',
+	builtIn: true,
+	sniff: (head) => head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3,
+	async decode(input, ctx) {
+		const track = demuxWebmOpus(input);
+		const sink = new MonoSink(ctx);
+		const firstError = await decodeOpusPackets(parseOpusHead(track.opusHead, 'WebM'), track.frames, sink, ctx).catch((e) => {
+			throw trapAsUndecodable('WebM', e);
+		});
+		if (sink.frames === 0) throw undecodable('WebM', firstError);
+		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder, one shared instance)' };
+	},
+};
