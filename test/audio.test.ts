@@ -5,7 +5,7 @@ import path from 'node:path';
 import { decodeAudio } from '../src/audio/decode';
 import { locateFfmpeg } from '../src/audio/ffmpeg';
 import { resample } from '../src/audio/resample';
-import { decodeWav, downmixToMono } from '../src/audio/wav';
+import { decodeWav, downmixToMono, interleavedMonoSource, readWavInfo, wavMonoSource } from '../src/audio/wav';
 import { AudioDecodeError, FfmpegNotAllowedError, FfmpegNotFoundError } from '../src/errors';
 import { audio, describeWithFfmpeg, ffmpegReference, hideFfmpegFromPath, maxAbsDiff, systemFfmpeg } from './helpers/fixtures';
 
@@ -26,6 +26,30 @@ function snrDb(ref: Float32Array, test: Float32Array): number {
 describe('in-process WAV decoding (no ffmpeg)', () => {
 	const withoutFfmpeg = { samplingRate: 16000 };
 	hideFfmpegFromPath();
+
+	it.each([
+		// the buffer at an odd byte offset (1) or not (0): the DataView path needs no alignment
+		['speech-16k-mono-s16.wav', 1],
+		['speech-44k-stereo-s16.wav', 1],
+		['speech-48k-stereo-f32.wav', 0],
+		['speech-16k-mono-s16.wav', 0],
+	])('%s (odd offset: %s): the fast 16-bit / float path reads exactly what the per-sample reader reads', (file, pad) => {
+		const bytes = audio(file);
+		const shifted = Buffer.alloc(bytes.length + 3).subarray(pad ? 3 : 0, (pad ? 3 : 0) + bytes.length);
+		bytes.copy(shifted);
+		const info = readWavInfo(shifted);
+		const fast = wavMonoSource(shifted, info);
+		const bits = info.bitsPerSample;
+		const slow = interleavedMonoSource(shifted, info, bits === 16 ? (b, o) => b.readInt16LE(o) / 32768 : (b, o) => b.readFloatLE(o));
+		// blocks that start before the data and run past its end, as the resampler asks for them
+		for (const [start, length] of [[-100, 1000], [0, 4096], [777, 3001], [info.frames - 500, 1000], [info.frames + 10, 16]]) {
+			const a = new Float32Array(length).fill(NaN);
+			const b = new Float32Array(length).fill(NaN);
+			fast.read(start, a);
+			slow.read(start, b);
+			expect(Array.from(a)).toEqual(Array.from(b));
+		}
+	});
 
 	it.each([
 		'speech-16k-mono-s16.wav',

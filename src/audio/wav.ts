@@ -131,38 +131,73 @@ export interface PcmLayout {
 	bytes: number;
 }
 
+/** Encodings read by a loop of their own through a DataView (nearly every WAV): ~10x faster than a reader call per sample. */
+export type FastPcm = 'int16le' | 'float32le';
+
 /**
  * Interleaved PCM samples, down-mixed to mono as they are read (see
  * downmixToMono), for the resampler to pull block by block: no full-length
  * copy per channel. Shared by the WAV, AIFF and CAF readers.
  */
-export function interleavedMonoSource(buffer: Buffer, layout: PcmLayout, read: SampleReader): SampleSource {
+export function interleavedMonoSource(buffer: Buffer, layout: PcmLayout, read: SampleReader, fast?: FastPcm): SampleSource {
 	const { channels, dataStart, frames, blockAlign, bytes } = layout;
 	const gain = channels === 2 ? Math.SQRT1_2 : 1 / channels;
+	const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
 	return {
 		length: frames,
 		read(start, into) {
-			for (let k = 0; k < into.length; k++) {
-				const i = start + k;
-				if (i < 0 || i >= frames) {
-					into[k] = 0;
-					continue;
+			// Outside the data: zeros.
+			const from = Math.min(into.length, Math.max(0, -start));
+			const to = Math.max(from, Math.min(into.length, frames - start));
+			into.fill(0, 0, from);
+			into.fill(0, to);
+			const offset = dataStart + (start + from) * blockAlign;
+			if (fast === 'int16le') int16Block(view, offset, blockAlign, channels, gain, into, from, to);
+			else if (fast === 'float32le') float32Block(view, offset, blockAlign, channels, gain, into, from, to);
+			else {
+				for (let k = from, o = offset; k < to; k++, o += blockAlign) {
+					if (channels === 1) {
+						into[k] = read(buffer, o);
+						continue;
+					}
+					let sum = 0;
+					for (let c = 0; c < channels; c++) sum += read(buffer, o + c * bytes);
+					into[k] = sum * gain;
 				}
-				const frameOffset = dataStart + i * blockAlign;
-				if (channels === 1) {
-					into[k] = read(buffer, frameOffset);
-					continue;
-				}
-				let sum = 0;
-				for (let c = 0; c < channels; c++) sum += read(buffer, frameOffset + c * bytes);
-				into[k] = sum * gain;
 			}
 		},
 	};
 }
 
+// The same arithmetic as the generic path (sample / 2^15 in double, summed, times the gain).
+function int16Block(view: DataView, offset: number, blockAlign: number, channels: number, gain: number, into: Float32Array, from: number, to: number): void {
+	if (channels === 1) {
+		for (let k = from, o = offset; k < to; k++, o += blockAlign) into[k] = view.getInt16(o, true) / 32768;
+		return;
+	}
+	for (let k = from, o = offset; k < to; k++, o += blockAlign) {
+		let sum = 0;
+		for (let c = 0; c < channels; c++) sum += view.getInt16(o + 2 * c, true) / 32768;
+		into[k] = sum * gain;
+	}
+}
+
+function float32Block(view: DataView, offset: number, blockAlign: number, channels: number, gain: number, into: Float32Array, from: number, to: number): void {
+	if (channels === 1) {
+		for (let k = from, o = offset; k < to; k++, o += blockAlign) into[k] = view.getFloat32(o, true);
+		return;
+	}
+	for (let k = from, o = offset; k < to; k++, o += blockAlign) {
+		let sum = 0;
+		for (let c = 0; c < channels; c++) sum += view.getFloat32(o + 4 * c, true);
+		into[k] = sum * gain;
+	}
+}
+
 export function wavMonoSource(buffer: Buffer, info: WavInfo): SampleSource {
-	return interleavedMonoSource(buffer, info, sampleReader(info.format, info.bitsPerSample));
+	const { format, bitsPerSample: bits } = info;
+	const fast = format === FORMAT_PCM && bits === 16 ? 'int16le' : format === FORMAT_FLOAT && bits === 32 ? 'float32le' : undefined;
+	return interleavedMonoSource(buffer, info, sampleReader(format, bits), fast);
 }
 
 export type SampleReader = (buffer: Buffer, offset: number) => number;

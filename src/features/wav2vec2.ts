@@ -15,23 +15,24 @@ export const wav2vec2FeatureExtractor: FeatureExtractor = {
 		const CHUNK = 1 << 20;
 		let values = samples;
 		if (config.do_normalize) {
+			// The loops are plain functions (fully optimised); the generator only slices long clips.
 			const n = samples.length;
-			let mean = 0;
+			let sum = 0;
 			for (let from = 0; from < n; from += CHUNK) {
-				for (let i = from; i < Math.min(n, from + CHUNK); i++) mean += samples[i];
+				sum += sumOf(samples, from, Math.min(n, from + CHUNK));
 				yield;
 			}
-			mean /= n;
-			let variance = 0;
+			const mean = sum / n;
+			let squares = 0;
 			for (let from = 0; from < n; from += CHUNK) {
-				for (let i = from; i < Math.min(n, from + CHUNK); i++) variance += (samples[i] - mean) * (samples[i] - mean);
+				squares += squaredDeviations(samples, mean, from, Math.min(n, from + CHUNK));
 				yield;
 			}
-			variance /= n; // population variance, like numpy's var()
+			const variance = squares / n; // population variance, like numpy's var()
 			const scale = 1 / Math.sqrt(variance + 1e-7);
 			values = new Float32Array(n);
 			for (let from = 0; from < n; from += CHUNK) {
-				for (let i = from; i < Math.min(n, from + CHUNK); i++) values[i] = (samples[i] - mean) * scale;
+				normalise(samples, values, mean, scale, from, Math.min(n, from + CHUNK));
 				yield;
 			}
 		}
@@ -44,3 +45,45 @@ export const wav2vec2FeatureExtractor: FeatureExtractor = {
 		return tensors;
 	},
 };
+
+// Four running sums: one chain of additions waits on each one's latency (4x slower);
+// the result differs from one sum in the last bits only (numpy's own is pairwise).
+function sumOf(x: Float32Array, from: number, to: number): number {
+	let s0 = 0;
+	let s1 = 0;
+	let s2 = 0;
+	let s3 = 0;
+	let i = from;
+	for (; i + 3 < to; i += 4) {
+		s0 += x[i];
+		s1 += x[i + 1];
+		s2 += x[i + 2];
+		s3 += x[i + 3];
+	}
+	for (; i < to; i++) s0 += x[i];
+	return s0 + s1 + (s2 + s3);
+}
+
+function squaredDeviations(x: Float32Array, mean: number, from: number, to: number): number {
+	let s0 = 0;
+	let s1 = 0;
+	let s2 = 0;
+	let s3 = 0;
+	let i = from;
+	for (; i + 3 < to; i += 4) {
+		const a = x[i] - mean;
+		const b = x[i + 1] - mean;
+		const c = x[i + 2] - mean;
+		const d = x[i + 3] - mean;
+		s0 += a * a;
+		s1 += b * b;
+		s2 += c * c;
+		s3 += d * d;
+	}
+	for (; i < to; i++) s0 += (x[i] - mean) * (x[i] - mean);
+	return s0 + s1 + (s2 + s3);
+}
+
+function normalise(x: Float32Array, out: Float32Array, mean: number, scale: number, from: number, to: number): void {
+	for (let i = from; i < to; i++) out[i] = (x[i] - mean) * scale;
+}

@@ -116,7 +116,7 @@ export const oggOpusDecoder: Decoder = {
 		}
 		end();
 		if (sink.frames === 0) throw undecodable('Ogg Opus', firstError);
-		return { sampleRate: sink.rate, source: sink.toSource(), name: 'ogg-opus (opus-decoder, one shared instance)' };
+		return { sampleRate: sink.rate, source: sink.toSource(), name: 'ogg-opus (opus-decoder)' };
 	},
 };
 

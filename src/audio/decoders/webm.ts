@@ -170,6 +170,6 @@ export const webmOpusDecoder: Decoder = {
 			throw trapAsUndecodable('WebM', e);
 		});
 		if (sink.frames === 0) throw undecodable('WebM', firstError);
-		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder, one shared instance)' };
+		return { sampleRate: sink.rate, source: sink.toSource(), name: 'webm-opus (opus-decoder)' };
 	},
 };
