@@ -6,6 +6,7 @@
  * transformers' numpy code computes it. Tables are built once per config.
  */
 import { fftOfSize } from './fft';
+import { helperForFrames } from './parallel';
 import type { Steps } from '../util/slicer';
 
 const tables = new Map<string, unknown>();
@@ -168,14 +169,18 @@ export function frameCount(length: number, o: Pick<LogMelOptions, 'center' | 'fr
 }
 
 /** What one framing run reuses: the FFT and its buffers. */
-interface Work {
+export interface Work {
 	fft: ReturnType<typeof fftOfSize>;
 	frame: Float64Array;
 	power: Float64Array;
 }
 
+export function newWork(fftLength: number): Work {
+	return { fft: fftOfSize(fftLength), frame: new Float64Array(fftLength), power: new Float64Array(fftLength / 2 + 1) };
+}
+
 /** Frames [from, to): a plain function (V8 optimises it fully; the generator only slices). */
-function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out: Float32Array, first: number, from: number, to: number): void {
+export function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out: Float32Array, first: number, from: number, to: number): void {
 	const { fft, frame, power } = w;
 	const { count: mels, starts, ends, shift, weights } = o.filters;
 	const n = signal.length;
@@ -194,6 +199,10 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 		if (inside && !removeDc && !preemphasis) {
 			// the common case (Whisper, CLAP): copy and window in one pass
 			for (let i = 0; i < frameLength; i++) frame[i] = signal[start + i] * window[i];
+		} else if (inside && removeDc) {
+			// Kaldi (AST) inside the signal: the mean in one pass, then DC removal, pre-emphasis
+			// and window in a second (the same values as the general path below, in fewer passes).
+			kaldiFrame(signal, start, frameLength, preemphasis, window, frame);
 		} else {
 			for (let i = 0; i < frameLength; i++) {
 				let j = start + i;
@@ -226,14 +235,37 @@ function logMelFrames(signal: ArrayLike<number>, o: LogMelOptions, w: Work, out:
 	}
 }
 
+function kaldiFrame(signal: ArrayLike<number>, start: number, length: number, preemphasis: number, window: Float64Array, frame: Float64Array): void {
+	let sum = 0;
+	for (let i = 0; i < length; i++) sum += signal[start + i];
+	const mean = sum / length;
+	// frame[i] = ((x[i] - mean) - k (x[i-1] - mean)) w[i], the first sample against itself
+	let previous = signal[start] - mean;
+	for (let i = 0; i < length; i++) {
+		const v = signal[start + i] - mean;
+		frame[i] = (v - preemphasis * previous) * window[i];
+		previous = v;
+	}
+}
+
 /**
  * Log-mel frames [first, first + count) of `signal` into `out`, yielding every
  * 64 frames so the caller can slice the work.
  */
 export function* logMelSteps(signal: ArrayLike<number>, o: LogMelOptions, out: Float32Array, first: number, count: number): Steps<void> {
-	const work: Work = { fft: fftOfSize(o.fftLength), frame: new Float64Array(o.fftLength), power: new Float64Array(o.fftLength / 2 + 1) };
-	for (let from = first; from < first + count; from += 64) {
-		logMelFrames(signal, o, work, out, first, from, Math.min(first + count, from + 64));
-		if (from + 64 < first + count) yield;
+	const work = newWork(o.fftLength);
+	// A clip of a few hundred to a few thousand frames: the later half on the helper thread, at the same time.
+	const helper = helperForFrames(signal, o, out, first, count);
+	const end = helper ? helper.from : first + count;
+	let finished = false;
+	try {
+		for (let from = first; from < end; from += 64) {
+			logMelFrames(signal, o, work, out, first, from, Math.min(end, from + 64));
+			if (from + 64 < end) yield;
+		}
+		finished = true;
+	} finally {
+		if (helper && !finished) helper.abandon(); // cancelled: the helper's frames are not waited for
 	}
+	if (helper && !helper.finish()) logMelFrames(signal, o, work, out, first, helper.from, first + count);
 }

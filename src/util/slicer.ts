@@ -46,9 +46,14 @@ export function runSync<T>(steps: Steps<T>): T {
 }
 
 export async function runSliced<T>(steps: Steps<T>, slicer: Slicer): Promise<T> {
-	for (;;) {
-		const r = steps.next();
-		if (r.done) return r.value;
-		await slicer.tick();
+	try {
+		for (;;) {
+			const r = steps.next();
+			if (r.done) return r.value;
+			await slicer.tick();
+		}
+	} catch (error) {
+		steps.return(undefined as T); // the steps' finally blocks run (e.g. a helper thread is released)
+		throw error;
 	}
 }
