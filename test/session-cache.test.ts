@@ -1,3 +1,4 @@
+import { ortSpinning } from '../src/config';
 import path from 'node:path';
 
 import { DeviceUnavailableError, GraphMismatchError, ResourceLimitError } from '../src/errors';
@@ -154,5 +155,23 @@ describe('devices', () => {
 		expect(result).toBeInstanceOf(DeviceUnavailableError);
 		expect((result as Error).message).toMatch(new RegExp(device.toUpperCase()));
 		expect((result as DeviceUnavailableError).hint).toMatch(/CPU/);
+	});
+});
+
+describe("ONNX Runtime's thread spinning", () => {
+	const saved = process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING;
+	afterEach(() => {
+		if (saved === undefined) delete process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING;
+		else process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING = saved;
+	});
+
+	it('is off for small models and on for large ones unless the instance says otherwise', () => {
+		delete process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING;
+		expect(ortSpinning(1.2e6)).toBe(false); // the built-in model
+		expect(ortSpinning(360e6)).toBe(true); // a base-size transformer
+		process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING = '0';
+		expect(ortSpinning(360e6)).toBe(false);
+		process.env.N8N_AUDIO_CLASSIFICATION_ORT_SPINNING = '1';
+		expect(ortSpinning(1.2e6)).toBe(true);
 	});
 });

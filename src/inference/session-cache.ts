@@ -81,7 +81,7 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 	const gpu = r.device === 'auto' ? gpuProviderForPlatform() : r.device;
 	if (gpu) {
 		try {
-			return { session: await RemoteSession.create(r.onnxPath, 'native', gpu, threads), backend, provider: gpu };
+			return { session: await RemoteSession.create(r.onnxPath, 'native', gpu, threads, modelBytes(r.onnxPath)), backend, provider: gpu };
 		} catch (error) {
 			if (r.device !== 'auto') {
 				throw new DeviceUnavailableError(
@@ -104,7 +104,7 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 
 async function createWithContext(onnxPath: string, backend: Backend, provider: string, threads: number) {
 	try {
-		return await RemoteSession.create(onnxPath, backend, provider, threads);
+		return await RemoteSession.create(onnxPath, backend, provider, threads, modelBytes(onnxPath));
 	} catch (error) {
 		if (error instanceof DeviceUnavailableError) throw error;
 		throw new GraphMismatchError(

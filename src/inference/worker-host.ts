@@ -107,7 +107,8 @@ export class RemoteSession {
 		readonly outputNames: readonly string[],
 	) {}
 
-	static async create(onnxPath: string, backend: Backend, provider: string, threads?: number): Promise<RemoteSession> {
+	/** `bytes`: the model's size, for the spinning choice (large models spin). */
+	static async create(onnxPath: string, backend: Backend, provider: string, threads?: number, bytes = 0): Promise<RemoteSession> {
 		if (backend === 'wasm') wasmRuntimeDir(); // a clear error when the WASM files are missing
 		const generation = inferenceThread.generation;
 		const r = await inferenceThread.call<{ handle: number; inputNames: string[]; outputNames: string[] }>({
@@ -116,7 +117,7 @@ export class RemoteSession {
 			backend,
 			provider,
 			threads: threads ?? 0,
-			spinning: ortSpinning(),
+			spinning: ortSpinning(bytes),
 		});
 		return new RemoteSession(r.handle, generation, r.inputNames, r.outputNames);
 	}
