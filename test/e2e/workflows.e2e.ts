@@ -70,7 +70,7 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 	expect(item.json).toMatchObject({ label: 'stop', fileName: 'voice-note-stop.ogg' });
 	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
 	expect(run.output).toMatch(/ONNX Runtime could not be loaded: Error relocating.*WebAssembly/);
-	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(ogg-opus-decoder\)/);
+	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(opus-decoder\)/);
 });
 
 it('the same, with an iPhone-style M4A (AAC, index at the end) decoded in-process by FFmpeg\'s WebAssembly build', () => {
