@@ -340,6 +340,22 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 		});
 	}, 60_000);
 
+	it('an Ogg file chaining hundreds of header-only streams is refused (each would cost a libopus handle)', async () => {
+		const one = encode(['-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=mono', '-t', '0.02', '-c:a', 'libopus', '-f', 'ogg'], 'tiny.opus');
+		// The first two pages of a stream (OpusHead, OpusTags, marked last), with a fresh serial each time.
+		const headers = one.subarray(0, one.indexOf('OggS', one.indexOf('OggS', 4) + 4));
+		const copies = Array.from({ length: 300 }, (_, i) => {
+			const b = Buffer.from(headers);
+			for (let o = b.indexOf('OggS'); o >= 0; o = b.indexOf('OggS', o + 4)) b.writeUInt32LE(1000 + i, o + 14);
+			const tags = b.indexOf('OggS', 4);
+			b[tags + 5] |= 4; // its last page: the next stream is chained after it
+			return b;
+		});
+		const error = await decodeAudio(Buffer.concat([...copies, one]), { samplingRate: 16000, decoder: 'builtIn' }).catch((e) => e);
+		expect(error).toBeInstanceOf(AudioDecodeError);
+		expect(error.message).toMatch(/chains more than 256 streams/);
+	});
+
 	it("Ogg Opus: the header's output gain is applied, as ffmpeg applies it", async () => {
 		const plain = encode(['-i', flac(), '-ac', '1', '-c:a', 'libopus', '-f', 'ogg'], 'plain.opus');
 		// +6 dB in the OpusHead (Q7.8), and the first page's CRC redone so ffmpeg reads it too.

@@ -7,6 +7,7 @@
  * track, a second audio track) are skipped; a chained file (one stream after
  * another) is decoded stream after stream.
  */
+import { AudioDecodeError } from '../../errors';
 import { OpusStream, parseOpusHead } from './opus';
 import { MonoSink, isTrap, trapAsUndecodable, undecodable } from './sink';
 import type { Decoder } from './types';
@@ -19,6 +20,8 @@ interface Page {
 	packets: Uint8Array[];
 }
 
+/** Chained streams per file: real files have one or a few; each costs a libopus handle (23 KB a channel, kept). */
+const MAX_STREAMS = 256;
 const CONTINUED = 1;
 const FIRST = 2;
 const LAST = 4;
@@ -79,6 +82,7 @@ export const oggOpusDecoder: Decoder = {
 		/** Packets of the current stream so far: 0 = OpusHead, 1 = OpusTags, then audio. */
 		let seen = 0;
 		let firstError: string | undefined;
+		let streams = 0;
 		const end = () => {
 			if (!stream) return;
 			firstError ??= stream.firstError;
@@ -91,6 +95,7 @@ export const oggOpusDecoder: Decoder = {
 					// Pages of other streams are skipped. A stream begins with a first page holding
 					// an OpusHead, at the start or after the previous stream's last page (chained Ogg).
 					if (serial !== -1 || !(page.flags & FIRST) || !isOpusHead(page.packets[0])) continue;
+					if (++streams > MAX_STREAMS) throw new AudioDecodeError(`The Ogg file chains more than ${MAX_STREAMS} streams`, 'Re-export the recording as one stream, or convert it to WAV.');
 					serial = page.serial;
 					seen = 0;
 				}
