@@ -78,7 +78,8 @@ export async function prepareAudio(
 		decoder: options.decoder,
 	});
 	checkInferenceBudget(spec, decoded.samples.length);
-	const features = await extractFeatures(spec, decoded.samples, new Slicer(options.signal));
+	// The decoded samples are used for nothing else: the extractor may normalise them in place.
+	const features = await extractFeatures(spec, decoded.samples, new Slicer(options.signal), true);
 	return { features, duration: decoded.duration, decoder: decoded.decoder };
 }
 

@@ -50,6 +50,27 @@ describe('Audio Classification node in n8n-core\'s WorkflowExecute', () => {
 		expect(json.label).toBe(json.labels[0].label);
 	});
 
+	it('parameters with an expression are read per item; the others once, with the same result for every item', async () => {
+		// Top K and Minimum Score from each item's fields; the model, Output Mode and the other options saved as plain values.
+		const { items, error } = await runClassifier(
+			[
+				{ ...clip('speech-16k-mono-s16.wav'), json: { k: 1, min: 0 } },
+				{ ...clip('speech-16k-mono-s16.wav'), json: { k: 3, min: 0 } },
+				{ ...clip('speech-16k-mono-s16.wav'), json: { k: 4, min: 0.99 } },
+				{ ...clip('silence-1s.wav'), json: { k: 2, min: 0 } },
+			],
+			localModel('tiny-wav2vec2', { topK: '={{ $json.k }}', options: { minScore: '={{ $json.min }}', keepInputFields: true } }),
+		);
+		expect(error).toBeUndefined();
+		const byItem = (i: number) => items.filter((x) => (x.pairedItem as { item: number }).item === i);
+		expect(byItem(0)).toHaveLength(1);
+		expect(byItem(1)).toHaveLength(3);
+		expect(byItem(2)).toHaveLength(1); // no label reaches 0.99: one item without a label
+		expect(byItem(2)[0].json.label ?? null).toBeNull();
+		expect(byItem(3)).toHaveLength(2);
+		expect(items.every((x) => x.json.model === path.join(MODELS, 'tiny-wav2vec2') && x.json.k !== undefined)).toBe(true);
+	});
+
 	it('fails the node on a bad item, naming the item and the cause', async () => {
 		const { error } = await runClassifier(
 			[clip('speech-16k-mono-s16.wav'), { path: path.join(AUDIO, 'not-audio.mp3') }],

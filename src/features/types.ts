@@ -48,6 +48,9 @@ export interface FeatureExtractor {
 	/** Names of the tensors it can produce, e.g. input_values, attention_mask. */
 	readonly outputs: readonly string[];
 	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors;
-	/** The same computation in steps, so the pipeline can yield to n8n's event loop between them. */
-	steps(samples: Float32Array, config: PreprocessorConfig): Steps<FeatureTensors>;
+	/**
+	 * The same computation in steps, so the pipeline can yield to n8n's event loop between them.
+	 * `owned`: the caller hands the samples over, and they may be overwritten (no copy).
+	 */
+	steps(samples: Float32Array, config: PreprocessorConfig, owned?: boolean): Steps<FeatureTensors>;
 }

@@ -11,7 +11,7 @@ export const wav2vec2FeatureExtractor: FeatureExtractor = {
 	extract(samples: Float32Array, config: PreprocessorConfig): FeatureTensors {
 		return runSync(this.steps(samples, config));
 	},
-	*steps(samples: Float32Array, config: PreprocessorConfig): Steps<FeatureTensors> {
+	*steps(samples: Float32Array, config: PreprocessorConfig, owned = false): Steps<FeatureTensors> {
 		const CHUNK = 1 << 20;
 		let values = samples;
 		if (config.do_normalize) {
@@ -30,7 +30,7 @@ export const wav2vec2FeatureExtractor: FeatureExtractor = {
 			}
 			const variance = squares / n; // population variance, like numpy's var()
 			const scale = 1 / Math.sqrt(variance + 1e-7);
-			values = new Float32Array(n);
+			values = owned ? samples : new Float32Array(n); // element by element: in place is the same
 			for (let from = 0; from < n; from += CHUNK) {
 				normalise(samples, values, mean, scale, from, Math.min(n, from + CHUNK));
 				yield;

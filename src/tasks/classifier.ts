@@ -33,8 +33,9 @@ export interface PreparedClassifier {
 }
 
 /** The model's input tensors for one clip or window, computed in slices (the event loop keeps turning). */
-export async function extractFeatures(spec: ModelSpec, samples: Float32Array, slicer: Slicer): Promise<FeatureTensors> {
-	return await runSliced(getFeatureExtractor(spec.preprocessor.feature_extractor_type).steps(samples, spec.preprocessor), slicer);
+/** `owned`: the samples are the caller's to give away (the extractor may overwrite them). */
+export async function extractFeatures(spec: ModelSpec, samples: Float32Array, slicer: Slicer, owned = false): Promise<FeatureTensors> {
+	return await runSliced(getFeatureExtractor(spec.preprocessor.feature_extractor_type).steps(samples, spec.preprocessor, owned), slicer);
 }
 
 /** How many input values (floats or ints) a clip's tensors hold: what a batch or a queue is bounded by. */

@@ -1,5 +1,5 @@
 /** Classify: the labels of the whole clip, as Python's audio-classification pipeline gives them. */
-import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
 import { type Classification, classifyPrepared, prepareAudio } from '../../../src';
 import { type AudioInput, type BatchedOperation, engineOptions } from '../helpers/run';
@@ -39,9 +39,9 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-function postOptions(this: IExecuteFunctions, { itemIndex, options }: AudioInput) {
+function postOptions({ options, parameter }: AudioInput) {
 	return {
-		topK: this.getNodeParameter('topK', itemIndex, 5) as number,
+		topK: parameter('topK', 5) as number,
 		functionToApply: options.functionToApply ?? 'softmax',
 		minScore: options.minScore || undefined,
 	};
@@ -54,14 +54,14 @@ function postOptions(this: IExecuteFunctions, { itemIndex, options }: AudioInput
 export const batched: BatchedOperation = {
 	async prepare(input) {
 		const prepared = await prepareAudio(input.audio, input.spec, engineOptions(input.options, input.signal));
-		return { ...prepared, post: postOptions.call(this, input) };
+		return { ...prepared, post: postOptions(input) };
 	},
 	async run(inputs, prepared) {
 		const first = inputs[0];
-		const results = await classifyPrepared(prepared, first.spec, { ...postOptions.call(this, first), ...engineOptions(first.options, first.signal) });
+		const results = await classifyPrepared(prepared, first.spec, { ...postOptions(first), ...engineOptions(first.options, first.signal) });
 		return results.map((result, i) => {
 			if (result instanceof Error) return result;
-			const mode = this.getNodeParameter('outputMode', inputs[i].itemIndex, 'perLabel') as string;
+			const mode = inputs[i].parameter('outputMode', 'perLabel') as string;
 			return { items: toItems(result, mode, inputs[i].base, inputs[i].context), info: result };
 		});
 	},

@@ -110,7 +110,7 @@ export const options: INodeProperties[] = [
 ];
 
 export const execute: AudioOperation = async function (input) {
-	const { itemIndex, options, spec, audio, signal } = input;
+	const { options, spec, audio, signal } = input;
 	const ignore = (options.ignoreLabels ?? '').trim();
 	const result = await detectEvents(audio, spec, {
 		window: options.window || undefined,
@@ -124,7 +124,7 @@ export const execute: AudioOperation = async function (input) {
 		functionToApply: options.functionToApply ?? 'auto',
 		...engineOptions(options, signal, DETECT_MAX_DURATION_S),
 	});
-	const mode = this.getNodeParameter('outputMode', itemIndex, 'perEvent') as string;
+	const mode = input.parameter('outputMode', 'perEvent') as string;
 	const name = input.context.fileName ? `${input.context.fileName.replace(/\.[^.]*$/, '')}-timeline.png` : 'timeline.png';
 	const binary = result.timeline ? { timeline: await this.helpers.prepareBinaryData(result.timeline, name, 'image/png') } : undefined;
 	return { items: toItems(result, mode, input.base, input.context), info: result, binary };

@@ -4,7 +4,7 @@
  * are written in the node (or mapped from earlier items) and the results
  * have the same shape as Classify's.
  */
-import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
 import {
 	assertClap,
@@ -42,33 +42,33 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-function labelsOf(this: IExecuteFunctions, itemIndex: number): { candidateLabels: string[]; hypothesisTemplate: string } {
-	const candidateLabels = parseCandidateLabels(this.getNodeParameter('candidateLabels', itemIndex, ''));
-	const hypothesisTemplate = (this.getNodeParameter('hypothesisTemplate', itemIndex, DEFAULT_HYPOTHESIS_TEMPLATE) as string) || DEFAULT_HYPOTHESIS_TEMPLATE;
+function labelsOf({ parameter }: AudioInput): { candidateLabels: string[]; hypothesisTemplate: string } {
+	const candidateLabels = parseCandidateLabels(parameter('candidateLabels', '') as string);
+	const hypothesisTemplate = (parameter('hypothesisTemplate', DEFAULT_HYPOTHESIS_TEMPLATE) as string) || DEFAULT_HYPOTHESIS_TEMPLATE;
 	hypotheses(candidateLabels, hypothesisTemplate); // a template without {} fails on its own item
 	return { candidateLabels, hypothesisTemplate };
 }
 
-function postOptions(this: IExecuteFunctions, { itemIndex, options }: AudioInput) {
-	return { topK: this.getNodeParameter('topK', itemIndex, 5) as number, minScore: options.minScore || undefined };
+function postOptions({ options, parameter }: AudioInput) {
+	return { topK: parameter('topK', 5) as number, minScore: options.minScore || undefined };
 }
 
 export const batched: BatchedOperation = {
 	async prepare(input) {
 		assertClap(input.spec);
-		const labels = labelsOf.call(this, input.itemIndex);
+		const labels = labelsOf(input);
 		const prepared = await prepareAudio(input.audio, input.spec, engineOptions(input.options, input.signal));
-		return { ...prepared, ...labels, post: postOptions.call(this, input) } as ZeroShotClip;
+		return { ...prepared, ...labels, post: postOptions(input) } as ZeroShotClip;
 	},
 	async run(inputs, prepared) {
 		const first = inputs[0];
 		const results = await zeroShotPrepared(prepared as ZeroShotClip[], first.spec, {
-			...postOptions.call(this, first),
+			...postOptions(first),
 			...engineOptions(first.options, first.signal),
 		});
 		return results.map((result, i) => {
 			if (result instanceof Error) return result;
-			const mode = this.getNodeParameter('outputMode', inputs[i].itemIndex, 'perLabel') as string;
+			const mode = inputs[i].parameter('outputMode', 'perLabel') as string;
 			return { items: toItems(result, mode, inputs[i].base, inputs[i].context), info: result };
 		});
 	},

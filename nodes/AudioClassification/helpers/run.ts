@@ -27,6 +27,7 @@ import {
 	type Setting,
 } from '../../../src';
 import { resolveHubModelDir } from './hub';
+import { type ParameterReader, parameterReader } from './parameters';
 import { allowedPath, assertModelFilesAllowed } from './fileAccess';
 
 export interface NodeOptions {
@@ -63,6 +64,8 @@ export interface AudioInput {
 	signal?: AbortSignal;
 	/** Copied into each output: input fields (when asked), model, binaryProperty, fileName. */
 	base: IDataObject;
+	/** This item's value of a node parameter (resolved once per execution when it has no expression). */
+	parameter(name: string, fallback?: unknown): unknown;
 	context: { model: string; binaryProperty: string; fileName: string | null };
 }
 
@@ -113,6 +116,7 @@ function logModelLoads(ctx: IExecuteFunctions): void {
 export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOperation | BatchedOperation): Promise<INodeExecutionData[][]> {
 	logModelLoads(ctx);
 	const items = ctx.getInputData();
+	const parameter = parameterReader(ctx);
 	const out: INodeExecutionData[] = [];
 	const specs = new Map<string, ModelSpec | Error>();
 	const signal = ctx.getExecutionCancelSignal?.();
@@ -180,17 +184,27 @@ export async function forEachAudio(ctx: IExecuteFunctions, operation: AudioOpera
 		}
 		let where = `item ${itemIndex}`;
 		try {
-			const options = ctx.getNodeParameter('options', itemIndex, {}) as NodeOptions;
-			const spec = await modelFor(ctx, itemIndex, options, specs);
+			const options = parameter('options', itemIndex, {}) as NodeOptions;
+			const spec = await modelFor(ctx, itemIndex, options, specs, parameter);
 			const item = items[itemIndex];
-			for (const property of binaryPropertiesOf(ctx, item, itemIndex, options)) {
+			for (const property of binaryPropertiesOf(ctx, item, itemIndex, options, parameter)) {
 				where = `item ${itemIndex}, binary field "${property}"`;
 				const binary = ctx.helpers.assertBinaryData(itemIndex, property);
 				if (binary.fileName) where += `, file "${binary.fileName}"`;
 				const audio = await ctx.helpers.getBinaryDataBuffer(itemIndex, property);
 				const base: IDataObject = options.keepInputFields ? { ...item.json } : {};
 				const context = { model: spec.name, binaryProperty: property, fileName: binary.fileName ?? null };
-				const input: AudioInput = { itemIndex, item, options, spec, audio, signal, base, context };
+				const input: AudioInput = {
+					itemIndex,
+					item,
+					options,
+					spec,
+					audio,
+					signal,
+					base,
+					context,
+					parameter: (name, fallback) => parameter(name, itemIndex, fallback),
+				};
 				if (!batched) {
 					emit(input, binary, await (operation as AudioOperation).call(ctx, input));
 					continue;
@@ -234,15 +248,16 @@ async function modelFor(
 	itemIndex: number,
 	options: NodeOptions,
 	cache: Map<string, ModelSpec | Error>,
+	parameter: ParameterReader,
 ): Promise<ModelSpec> {
 	const dtype = options.dtype ?? 'auto';
-	const source = ctx.getNodeParameter('modelSource', itemIndex) as string;
+	const source = parameter('modelSource', itemIndex) as string;
 	let ref: string;
-	if (source === 'localFolder') ref = (ctx.getNodeParameter('modelPath', itemIndex) as string).trim();
+	if (source === 'localFolder') ref = (parameter('modelPath', itemIndex) as string).trim();
 	else if (source === 'huggingFaceHub') {
-		const model = ctx.getNodeParameter('model', itemIndex, '', { extractValue: true }) as string;
-		ref = `${model}@${ctx.getNodeParameter('revision', itemIndex, 'main') as string}`;
-	} else ref = ctx.getNodeParameter('builtInModel', itemIndex) as string;
+		const model = parameter('model', itemIndex, '', { extractValue: true }) as string;
+		ref = `${model}@${parameter('revision', itemIndex, 'main') as string}`;
+	} else ref = parameter('builtInModel', itemIndex) as string;
 	const key = `${source}\u0000${ref}\u0000${dtype}`;
 	const cached = cache.get(key);
 	if (cached instanceof Error) throw cached; // one failed load (e.g. Hub unreachable) is not retried per item
@@ -282,6 +297,7 @@ function binaryPropertiesOf(
 	item: INodeExecutionData,
 	itemIndex: number,
 	options: NodeOptions,
+	parameter: ParameterReader,
 ): string[] {
 	if (options.allBinaryProperties) {
 		const names = Object.keys(item.binary ?? {});
@@ -294,7 +310,7 @@ function binaryPropertiesOf(
 		}
 		return names;
 	}
-	return [(ctx.getNodeParameter('binaryPropertyName', itemIndex) as string).trim()];
+	return [(parameter('binaryPropertyName', itemIndex) as string).trim()];
 }
 
 /** How the node's panel names the settings the engine's errors refer to. */
