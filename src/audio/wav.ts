@@ -131,6 +131,8 @@ export interface PcmLayout {
 	bytes: number;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Encodings read by a loop of their own through a DataView (nearly every WAV): ~10x faster than a reader call per sample. */
 export type FastPcm = 'int16le' | 'float32le';
 
@@ -143,6 +145,9 @@ export function interleavedMonoSource(buffer: Buffer, layout: PcmLayout, read: S
 	const { channels, dataStart, frames, blockAlign, bytes } = layout;
 	const gain = channels === 2 ? Math.SQRT1_2 : 1 / channels;
 	const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+	// 16-bit samples at an even address (nearly always): an Int16Array view, faster still than the DataView.
+	const aligned = fast === 'int16le' && blockAlign === 2 * channels && (buffer.byteOffset + dataStart) % 2 === 0 && LITTLE_ENDIAN_HOST;
+	const pcm16 = aligned ? new Int16Array(buffer.buffer, buffer.byteOffset + dataStart, frames * channels) : undefined;
 	return {
 		length: frames,
 		read(start, into) {
@@ -152,7 +157,8 @@ export function interleavedMonoSource(buffer: Buffer, layout: PcmLayout, read: S
 			into.fill(0, 0, from);
 			into.fill(0, to);
 			const offset = dataStart + (start + from) * blockAlign;
-			if (fast === 'int16le') int16Block(view, offset, blockAlign, channels, gain, into, from, to);
+			if (pcm16) int16ArrayBlock(pcm16, (start + from) * channels, channels, gain, into, from, to);
+			else if (fast === 'int16le') int16Block(view, offset, blockAlign, channels, gain, into, from, to);
 			else if (fast === 'float32le') float32Block(view, offset, blockAlign, channels, gain, into, from, to);
 			else {
 				for (let k = from, o = offset; k < to; k++, o += blockAlign) {
@@ -178,6 +184,18 @@ function int16Block(view: DataView, offset: number, blockAlign: number, channels
 	for (let k = from, o = offset; k < to; k++, o += blockAlign) {
 		let sum = 0;
 		for (let c = 0; c < channels; c++) sum += view.getInt16(o + 2 * c, true) / 32768;
+		into[k] = sum * gain;
+	}
+}
+
+function int16ArrayBlock(pcm: Int16Array, first: number, channels: number, gain: number, into: Float32Array, from: number, to: number): void {
+	if (channels === 1) {
+		for (let k = from, i = first; k < to; k++, i++) into[k] = pcm[i] / 32768;
+		return;
+	}
+	for (let k = from, i = first; k < to; k++, i += channels) {
+		let sum = 0;
+		for (let c = 0; c < channels; c++) sum += pcm[i + c] / 32768;
 		into[k] = sum * gain;
 	}
 }

@@ -33,6 +33,8 @@ function pcmReader(bits: number, float: boolean, littleEndian: boolean): SampleR
 	return undefined;
 }
 
+const WAV_FLOAT = 3;
+
 export const wavDecoder: Decoder = {
 	id: 'wav',
 	formats: 'WAV',
@@ -42,7 +44,8 @@ export const wavDecoder: Decoder = {
 		const info = readWavInfo(input);
 		ctx.checkRate?.(info.sampleRate, 'WAV file');
 		if (info.frames / info.sampleRate > ctx.maxDuration) throw ctx.tooLong(info.frames / info.sampleRate);
-		return { sampleRate: info.sampleRate, source: wavMonoSource(input, info), name: 'wav' };
+		// Integer PCM, A-law and mu-law cannot hold NaN or infinity (float WAVs are scanned).
+		return { sampleRate: info.sampleRate, source: wavMonoSource(input, info), name: 'wav', finite: info.format !== WAV_FLOAT };
 	},
 };
 

@@ -31,6 +31,8 @@ export interface DecodedPcm {
 	source: SampleSource;
 	/** Already at the model's rate (ffmpeg). */
 	resampled?: boolean;
+	/** Every sample is finite by construction (integer PCM): the NaN/infinity scan is skipped. */
+	finite?: boolean;
 	/** Which decoder, for the log: e.g. "mp3 (mpg123-decoder)", "ffmpeg (PATH)". */
 	name: string;
 }
