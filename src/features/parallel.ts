@@ -66,8 +66,14 @@ function start(): void {
 	helper = h;
 }
 
+let dropped = 0;
+
+/** A helper that failed or did not answer is replaced on the next extraction; after three, none is started again. */
 function drop(h: Helper): void {
-	if (helper === h) helper = undefined;
+	if (helper === h) {
+		helper = undefined;
+		if (++dropped >= 3) disabled = true;
+	}
 	void h.worker.terminate().catch(() => undefined);
 }
 
