@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { repoFolderName, resolveCacheDir } from '../src/hub/cache';
+import { RepoCache, repoFolderName, resolveCacheDir } from '../src/hub/cache';
 import { hubDownload } from '../src/hub/download';
 import { clearResolvedHubModels, downloadHubModel, resolveHubAccess, searchHubModels, type HubModelRequest } from '../src/hub/model';
 import { sessionCache } from '../src/inference/session-cache';
@@ -127,6 +128,46 @@ describe('download into the huggingface_hub cache layout', () => {
 		const dir = await downloadHubModel(request({ repoId: 'py-org/from-python', offline: true }));
 		expect(dir).toBe(snap);
 	});
+});
+
+describe('queue-mode workers sharing the cache', () => {
+	it('a snapshot entry being linked again by another process never disappears for a reader (it is renamed over, not removed first)', async () => {
+		const root = mkdtempSync(path.join(tmpdir(), 'hub-link-'));
+		try {
+			const cache = new RepoCache(root, 'org/model');
+			const commit = 'a'.repeat(40);
+			const etags = ['b'.repeat(64), 'c'.repeat(64)];
+			for (const etag of etags) {
+				mkdirSync(path.dirname(cache.blobPath(etag)), { recursive: true });
+				writeFileSync(cache.blobPath(etag), etag);
+			}
+			const entry = cache.linkSnapshot(commit, 'onnx/model.onnx', etags[0]);
+			// Another worker (a process on the built package) links the same file again and again,
+			// alternating blobs so that every call relinks.
+			const writer = spawn(process.execPath, [
+				'-e',
+				`const { RepoCache } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'src', 'hub', 'cache'))});
+				 const cache = new RepoCache(${JSON.stringify(root)}, 'org/model');
+				 const until = Date.now() + 1500;
+				 for (let i = 0; Date.now() < until; i++) cache.linkSnapshot(${JSON.stringify(commit)}, 'onnx/model.onnx', ${JSON.stringify(etags)}[i % 2]);`,
+			]);
+			const exited = new Promise((resolve) => writer.on('exit', resolve));
+			let checks = 0;
+			let missing = 0;
+			await new Promise((r) => setTimeout(r, 300)); // the writer has started
+			const until = Date.now() + 800;
+			while (Date.now() < until) {
+				checks++;
+				if (!existsSync(entry)) missing++;
+			}
+			expect(await exited).toBe(0);
+			expect(checks).toBeGreaterThan(1000);
+			expect(missing).toBe(0);
+			expect(readdirSync(path.dirname(entry))).toEqual(['model.onnx']); // no temporary names left
+		} finally {
+			rmSync(root, { recursive: true, force: true });
+		}
+	}, 30_000);
 });
 
 describe('robust transfer', () => {

@@ -18,6 +18,7 @@ import {
 	mkdirSync,
 	readFileSync,
 	readlinkSync,
+	renameSync,
 	rmSync,
 	statSync,
 	symlinkSync,
@@ -46,6 +47,8 @@ export const isCommitHash = (rev: string): boolean => COMMIT.test(rev);
 
 /** Where the cache's bytes come from, for error messages (never the token). */
 const LOCAL = 'the cache';
+
+let linkCount = 0;
 
 export class RepoCache {
 	readonly root: string;
@@ -102,15 +105,25 @@ export class RepoCache {
 		const blob = this.blobPath(etag);
 		mkdirSync(path.dirname(target), { recursive: true });
 		confine(this.root, target); // again, now that the folders exist
+		const link = path.relative(path.dirname(target), blob);
 		try {
-			if (lstatSync(target)) rmSync(target, { force: true });
+			if (readlinkSync(target) === link) return target; // already there (another worker linked it)
 		} catch {
-			// not there yet
+			// not there yet, or not a link
+		}
+		// Made under a temporary name, then renamed over the entry: another process (a queue-mode
+		// worker reading this snapshot) sees the old entry or the new one, never none.
+		const temporary = `${target}.${process.pid}.${++linkCount}.tmp`;
+		try {
+			symlinkSync(link, temporary);
+		} catch {
+			copyFileSync(blob, temporary); // e.g. Windows without developer mode, as huggingface_hub does
 		}
 		try {
-			symlinkSync(path.relative(path.dirname(target), blob), target);
-		} catch {
-			copyFileSync(blob, target); // e.g. Windows without developer mode, as huggingface_hub does
+			renameSync(temporary, target);
+		} catch (error) {
+			rmSync(temporary, { force: true });
+			throw error;
 		}
 		return target;
 	}
