@@ -54,7 +54,11 @@ async function release(make: () => StreamingDecoder, decoder: StreamingDecoder, 
 			// fall through: not reusable
 		}
 	}
-	decoder.free();
+	try {
+		decoder.free();
+	} catch {
+		// an instance that trapped may trap again here: it is dropped either way, and the file's own error stands
+	}
 }
 
 /** The parts of mpg123-decoder 1.0.x that freshMpg123Handle touches (pinned in package.json). */
