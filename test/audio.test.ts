@@ -28,7 +28,7 @@ describe('in-process WAV decoding (no ffmpeg)', () => {
 	hideFfmpegFromPath();
 
 	it.each([
-		// the buffer at an odd byte offset (1) or not (0): the DataView path needs no alignment
+		// the buffer at an odd byte offset (1: the per-sample reader) or not (0: the typed view)
 		['speech-16k-mono-s16.wav', 1],
 		['speech-44k-stereo-s16.wav', 1],
 		['speech-48k-stereo-f32.wav', 0],

@@ -5,10 +5,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { type LogMelOptions, logMelFrames, newWork } from './dsp';
+import { type LogMelOptions, logMelFrames, newWork, type Work } from './dsp';
 
 const state = workerData.state as Int32Array;
-const options = new Map<number, LogMelOptions>();
+/** Per options id (sent once): the options and the FFT buffers reused for them. */
+const configs = new Map<number, { o: LogMelOptions; work: Work }>();
 
 interface Request {
 	id: number;
@@ -23,9 +24,9 @@ interface Request {
 
 parentPort!.on('message', (r: Request) => {
 	try {
-		if (r.options) options.set(r.id, r.options);
-		const o = options.get(r.id)!;
-		logMelFrames(r.signal.subarray(0, r.length), o, newWork(o.fftLength), r.out, r.first, r.from, r.to);
+		if (r.options) configs.set(r.id, { o: r.options, work: newWork(r.options.fftLength) });
+		const { o, work } = configs.get(r.id)!;
+		logMelFrames(r.signal.subarray(0, r.length), o, work, r.out, r.first, r.from, r.to);
 		Atomics.store(state, 0, 2);
 	} catch {
 		Atomics.store(state, 0, 3);

@@ -46,42 +46,16 @@ export const wav2vec2FeatureExtractor: FeatureExtractor = {
 	},
 };
 
-// Four running sums: one chain of additions waits on each one's latency (4x slower);
-// the result differs from one sum in the last bits only (numpy's own is pairwise).
 function sumOf(x: Float32Array, from: number, to: number): number {
-	let s0 = 0;
-	let s1 = 0;
-	let s2 = 0;
-	let s3 = 0;
-	let i = from;
-	for (; i + 3 < to; i += 4) {
-		s0 += x[i];
-		s1 += x[i + 1];
-		s2 += x[i + 2];
-		s3 += x[i + 3];
-	}
-	for (; i < to; i++) s0 += x[i];
-	return s0 + s1 + (s2 + s3);
+	let s = 0;
+	for (let i = from; i < to; i++) s += x[i];
+	return s;
 }
 
 function squaredDeviations(x: Float32Array, mean: number, from: number, to: number): number {
-	let s0 = 0;
-	let s1 = 0;
-	let s2 = 0;
-	let s3 = 0;
-	let i = from;
-	for (; i + 3 < to; i += 4) {
-		const a = x[i] - mean;
-		const b = x[i + 1] - mean;
-		const c = x[i + 2] - mean;
-		const d = x[i + 3] - mean;
-		s0 += a * a;
-		s1 += b * b;
-		s2 += c * c;
-		s3 += d * d;
-	}
-	for (; i < to; i++) s0 += (x[i] - mean) * (x[i] - mean);
-	return s0 + s1 + (s2 + s3);
+	let s = 0;
+	for (let i = from; i < to; i++) s += (x[i] - mean) * (x[i] - mean);
+	return s;
 }
 
 function normalise(x: Float32Array, out: Float32Array, mean: number, scale: number, from: number, to: number): void {

@@ -61,7 +61,8 @@ export function modelBytes(onnxPath: string): number {
 	return bytes;
 }
 
-export async function openSession(r: SessionRequest): Promise<LoadedSession> {
+/** `bytes`: the model's size (the cache has it already), for ONNX Runtime's spinning choice. */
+export async function openSession(r: SessionRequest, bytes = modelBytes(r.onnxPath)): Promise<LoadedSession> {
 	const { backend, fallbackReason: backendReason } = await resolveBackend(r.backend); // native unusable and asked for: its clear error
 	const threads = clampThreads(r.threads);
 	if (backend === 'wasm') {
@@ -73,15 +74,15 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 					: 'Set {backend} to "Auto" or "Native" on a system where onnxruntime-node loads, or set {device} to "CPU".',
 			);
 		}
-		return { session: await createWithContext(r.onnxPath, 'wasm', 'wasm', threads), backend, provider: 'wasm', fallbackReason: backendReason };
+		return { session: await createWithContext(r.onnxPath, 'wasm', 'wasm', threads, bytes), backend, provider: 'wasm', fallbackReason: backendReason };
 	}
 	if (r.device === 'cpu') {
-		return { session: await createWithContext(r.onnxPath, 'native', 'cpu', threads), backend, provider: 'cpu' };
+		return { session: await createWithContext(r.onnxPath, 'native', 'cpu', threads, bytes), backend, provider: 'cpu' };
 	}
 	const gpu = r.device === 'auto' ? gpuProviderForPlatform() : r.device;
 	if (gpu) {
 		try {
-			return { session: await RemoteSession.create(r.onnxPath, 'native', gpu, threads, modelBytes(r.onnxPath)), backend, provider: gpu };
+			return { session: await RemoteSession.create(r.onnxPath, 'native', gpu, threads, bytes), backend, provider: gpu };
 		} catch (error) {
 			if (r.device !== 'auto') {
 				throw new DeviceUnavailableError(
@@ -89,7 +90,7 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 					DEVICE_HINT[gpu],
 				);
 			}
-			const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads);
+			const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads, bytes);
 			return {
 				session,
 				backend,
@@ -98,13 +99,13 @@ export async function openSession(r: SessionRequest): Promise<LoadedSession> {
 			};
 		}
 	}
-	const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads);
+	const session = await createWithContext(r.onnxPath, 'native', 'cpu', threads, bytes);
 	return { session, backend, provider: 'cpu', fallbackReason: `No GPU provider on ${process.platform}; using CPU.` };
 }
 
-async function createWithContext(onnxPath: string, backend: Backend, provider: string, threads: number) {
+async function createWithContext(onnxPath: string, backend: Backend, provider: string, threads: number, bytes: number) {
 	try {
-		return await RemoteSession.create(onnxPath, backend, provider, threads, modelBytes(onnxPath));
+		return await RemoteSession.create(onnxPath, backend, provider, threads, bytes);
 	} catch (error) {
 		if (error instanceof DeviceUnavailableError) throw error;
 		throw new GraphMismatchError(
@@ -177,7 +178,7 @@ export class SessionCache {
 			if (!loaded.session.alive) {
 				// ONNX Runtime's thread was restarted: load again, once, for everyone.
 				if (this.entries.get(key) === entry) {
-					entry.loading = openSession(r);
+					entry.loading = openSession(r, entry.bytes);
 					this.stats.loads++;
 				}
 				loaded = await entry.loading;
@@ -214,7 +215,8 @@ export class SessionCache {
 
 	private create(key: string, r: SessionRequest): Entry {
 		const started = Date.now();
-		const entry: Entry = { loading: openSession(r), users: 0, evicted: false, bytes: modelBytes(r.onnxPath) };
+		const bytes = modelBytes(r.onnxPath);
+		const entry: Entry = { loading: openSession(r, bytes), users: 0, evicted: false, bytes };
 		this.stats.loads++;
 		const loads = this.stats.loads;
 		entry.loading.then(

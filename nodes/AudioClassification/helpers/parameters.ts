@@ -21,11 +21,14 @@ export type ParameterReader = (name: string, itemIndex: number, fallback?: unkno
 export function parameterReader(ctx: IExecuteFunctions): ParameterReader {
 	const saved = ctx.getNode().parameters;
 	const constant = new Map<string, unknown>();
+	const perItem = new Set<string>(); // saved with an expression: looked at once, resolved every time
 	return (name, itemIndex, fallback, options) => {
 		const key = options?.extractValue ? `${name}\u0000value` : name;
 		if (constant.has(key)) return constant.get(key);
 		const value = ctx.getNodeParameter(name, itemIndex, fallback as never, options);
-		if (!hasExpression(saved[name])) constant.set(key, value);
+		if (perItem.has(name)) return value;
+		if (hasExpression(saved[name])) perItem.add(name);
+		else constant.set(key, value);
 		return value;
 	};
 }

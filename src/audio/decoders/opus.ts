@@ -144,13 +144,12 @@ export class OpusStream {
 	}
 
 	/**
-	 * Decodes `packets` and hands them to the sink as one block; with `limit`
-	 * (the stream's length from its last granule position), never beyond it.
+	 * Decodes `packets` and hands each one's samples to the sink (which copies
+	 * them); with `limit` (the stream's length from its last granule
+	 * position), never beyond it.
 	 */
 	async decode(packets: Uint8Array[], limit?: number): Promise<void> {
 		const { wasm, head } = this;
-		const blocks: Float32Array[][] = [];
-		let frames = 0;
 		for (const packet of packets) {
 			if (packet.length === 0 || packet.length > maxPacket(head.streams)) {
 				this.firstError ??= `an Opus packet of ${packet.length} bytes`;
@@ -163,30 +162,19 @@ export class OpusStream {
 				this.firstError ??= `libopus error ${n}`;
 				continue;
 			}
-			if (n === 0) continue;
+			const frames = limit !== undefined && limit >= this.pushed ? Math.min(n, limit - this.pushed) : n;
+			if (frames <= 0) continue;
+			// Planar output in this stream's own buffer: channel c at c * n.
 			const planar = new Float32Array(wasm.HEAP, this.output, head.channels * n);
-			const block: Float32Array[] = [];
-			for (let c = 0; c < head.channels; c++) block.push(planar.slice(c * n, c * n + n));
-			blocks.push(block);
-			frames += n;
-		}
-		if (limit !== undefined && limit >= this.pushed && this.pushed + frames > limit) frames = limit - this.pushed;
-		if (frames <= 0) return;
-		const channels: Float32Array[] = [];
-		for (let c = 0; c < head.channels; c++) {
-			const out = new Float32Array(frames);
-			let at = 0;
-			for (const block of blocks) {
-				if (at >= frames) break;
-				const part = block[c].length <= frames - at ? block[c] : block[c].subarray(0, frames - at);
-				out.set(part, at);
-				at += part.length;
+			const channels: Float32Array[] = [];
+			for (let c = 0; c < head.channels; c++) {
+				const channel = planar.subarray(c * n, c * n + frames);
+				if (head.gain !== 1) for (let i = 0; i < frames; i++) channel[i] *= head.gain;
+				channels.push(channel);
 			}
-			if (head.gain !== 1) for (let i = 0; i < frames; i++) out[i] *= head.gain;
-			channels.push(out);
+			this.pushed += frames;
+			await this.sink.push(channels, frames, RATE);
 		}
-		this.pushed += frames;
-		await this.sink.push(channels, frames, RATE);
 	}
 
 	private growInput(bytes: number): void {

@@ -4,7 +4,7 @@
  * place (a mono view over the buffer), never copied whole.
  */
 import { AudioDecodeError } from '../../errors';
-import { ALAW, interleavedMonoSource, isWav, MULAW, readWavInfo, type SampleReader, wavMonoSource } from '../wav';
+import { ALAW, interleavedMonoSource, isWav, MULAW, readWavInfo, type SampleReader, wavAlwaysFinite, wavMonoSource } from '../wav';
 import type { Decoder } from './types';
 
 function invalid(format: string, why: string): AudioDecodeError {
@@ -33,8 +33,6 @@ function pcmReader(bits: number, float: boolean, littleEndian: boolean): SampleR
 	return undefined;
 }
 
-const WAV_FLOAT = 3;
-
 export const wavDecoder: Decoder = {
 	id: 'wav',
 	formats: 'WAV',
@@ -44,8 +42,7 @@ export const wavDecoder: Decoder = {
 		const info = readWavInfo(input);
 		ctx.checkRate?.(info.sampleRate, 'WAV file');
 		if (info.frames / info.sampleRate > ctx.maxDuration) throw ctx.tooLong(info.frames / info.sampleRate);
-		// Integer PCM, A-law and mu-law cannot hold NaN or infinity (float WAVs are scanned).
-		return { sampleRate: info.sampleRate, source: wavMonoSource(input, info), name: 'wav', finite: info.format !== WAV_FLOAT };
+		return { sampleRate: info.sampleRate, source: wavMonoSource(input, info), name: 'wav', finite: wavAlwaysFinite(info) };
 	},
 };
 
