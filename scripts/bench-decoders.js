@@ -2,8 +2,9 @@
 // Decoding cost per format, in-process (the built-in decoders) vs ffmpeg, on 1 s
 // and 60 s clips made from a real speech clip (npm run bench:decoders). Both
 // paths end at 16 kHz mono float32, as the models want it; the ratio is ffmpeg's
-// time over ours, measured in the same run. Also WASM vs native ONNX Runtime on
-// the built-in model.
+// time over ours, measured in the same run; also ours with the resampler's
+// JavaScript loop instead of its WebAssembly SIMD kernel (the lever, measured).
+// Also WASM vs native ONNX Runtime on the built-in model.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -13,6 +14,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const { timed } = require('./lib/bench');
 const engine = require(path.join(ROOT, 'dist', 'src'));
+const { setResampleKernel } = require(path.join(ROOT, 'dist', 'src', 'audio', 'resample-kernel'));
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 15);
 const ffmpeg = process.env.FFMPEG_PATH || '/usr/bin/ffmpeg';
 
@@ -52,10 +54,16 @@ async function main() {
 				}
 				const bytes = readFileSync(file);
 				const opts = { samplingRate: 16000, ffmpegPath: ffmpeg, maxDuration: 600 };
-				const ours = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), seconds > 1 ? 5 : ROUNDS);
-				const theirs = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'ffmpeg' }), seconds > 1 ? 5 : ROUNDS);
-				rows.push({ seconds, name, ours, theirs });
-				console.log(`${`${seconds} s`.padEnd(5)} ${name.padEnd(34)} built-in ${ours.toFixed(2).padStart(7)} ms   ffmpeg ${theirs.toFixed(1).padStart(7)} ms   ffmpeg/built-in ${(theirs / ours).toFixed(1)}x`);
+				const rounds = seconds > 1 ? 5 : ROUNDS;
+				const ours = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), rounds);
+				setResampleKernel(false);
+				const jsLoop = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), rounds);
+				setResampleKernel(true);
+				const theirs = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'ffmpeg' }), rounds);
+				rows.push({ seconds, name, ours, jsLoop, theirs });
+				console.log(
+					`${`${seconds} s`.padEnd(5)} ${name.padEnd(34)} built-in ${ours.toFixed(2).padStart(7)} ms (JS resampler ${jsLoop.toFixed(2).padStart(7)})   ffmpeg ${theirs.toFixed(1).padStart(7)} ms   ffmpeg/built-in ${(theirs / ours).toFixed(1)}x`,
+				);
 			}
 		}
 		const { dir: modelDir, model } = engine.resolveBuiltIn('speech-commands-dscnn');

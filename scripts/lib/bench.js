@@ -29,4 +29,24 @@ function stats(xs) {
 	return { median: s[Math.floor(s.length / 2)], p90: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] };
 }
 
-module.exports = { median, stats, timed, timings };
+/**
+ * A WAV file read as transformers.js's Node guide ("Server-side Audio Processing in
+ * Node.js") does it: wavefile, 32-bit float, resampled, two channels merged (scaled by
+ * sqrt 2), the first channel kept.
+ */
+function wavefileSamples(bytes, rate) {
+	const { WaveFile } = require('wavefile');
+	const wav = new WaveFile(bytes);
+	wav.toBitDepth('32f');
+	wav.toSampleRate(rate);
+	let samples = wav.getSamples();
+	if (Array.isArray(samples)) {
+		if (samples.length > 1) {
+			for (let i = 0; i < samples[0].length; i++) samples[0][i] = (Math.SQRT2 * (samples[0][i] + samples[1][i])) / 2;
+		}
+		samples = samples[0];
+	}
+	return samples;
+}
+
+module.exports = { median, stats, timed, timings, wavefileSamples };
