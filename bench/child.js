@@ -14,7 +14,8 @@
 //             "n8n"         a workflow of `items` copies of the file through the node
 //                           under n8n's engine; the node's own rate (n8n's executionTime
 //                           for the node) and the whole workflow's.
-//   runs      timed runs of `items` items after an untimed warm-up (median reported);
+//   runs      timed runs of `items` items after an untimed warm-up of twice as many
+//             (a long-running n8n's steady state; the same for every pipeline), median reported;
 //   cold      no warm-up, one run, the model's load counted (the node's first
 //             execution, or pipeline() for transformers.js).
 'use strict';
@@ -30,7 +31,7 @@ const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
 /** Items per second over `items` calls of fn, per run, after a warm-up run. */
 async function rates(fn) {
-	if (!job.cold) for (let i = 0; i < Math.min(job.items, 10); i++) await fn();
+	if (!job.cold) for (let i = 0; i < 2 * job.items; i++) await fn();
 	const out = [];
 	for (let r = 0; r < job.runs; r++) {
 		const t0 = process.hrtime.bigint();
@@ -47,7 +48,7 @@ async function main() {
 		const { AudioClassification } = require(path.join(ROOT, 'dist', 'nodes', 'AudioClassification', 'AudioClassification.node.js'));
 		const files = Array.from({ length: job.items }, () => ({ path: job.file }));
 		const run = () => runClassifierWorkflow({ classifier: new AudioClassification(), files, parameters: { topK: 1, outputMode: 'perInput', ...job.parameters } });
-		if (!job.cold) await run();
+		if (!job.cold) for (let i = 0; i < 2; i++) await run();
 		const whole = [];
 		const own = [];
 		for (let r = 0; r < job.runs; r++) {

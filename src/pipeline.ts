@@ -127,7 +127,7 @@ export async function classifyPrepared(
 		};
 		for (const members of groups.values()) {
 			const values = featureValues(clips[members[0]].features);
-			const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_BATCH_VALUES / Math.max(1, values))));
+			const size = classifier.batches ? Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_BATCH_VALUES / Math.max(1, values)))) : 1;
 			for (let at = 0; at < members.length; at += size) {
 				const batch = members.slice(at, at + size);
 				try {

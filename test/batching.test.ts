@@ -4,8 +4,11 @@
  * gets alone, errors must stay on their own item, and outputs keep the input
  * order and pairing.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+
+import * as run from '../src/inference/run';
 
 import { sessionCache } from '../src/inference/session-cache';
 import { resolveBuiltIn } from '../src/model/catalog';
@@ -51,6 +54,46 @@ describe('batched classification', () => {
 			if (r instanceof Error) throw r;
 			expect(r.duration).toBeCloseTo(alone.duration, 6);
 			r.labels.forEach((l, k) => expect(Math.abs(l.score - alone.labels[k].score)).toBeLessThan(1e-5));
+		}
+	});
+
+	it('a large model (50 MB and up) runs clips one by one: batching saves it nothing and multiplies its memory', async () => {
+		// tiny-wav2vec2 twice: as it is, and beside a 50 MB data file (sparse: no disk used), which
+		// makes it count as large (a model's size includes its external-data files)
+		const dir = mkdtempSync(path.join(tmpdir(), 'large-model-'));
+		try {
+			const small = path.join(dir, 'small');
+			const large = path.join(dir, 'large');
+			cpSync(path.join(MODELS, 'tiny-wav2vec2'), small, { recursive: true });
+			cpSync(path.join(MODELS, 'tiny-wav2vec2'), large, { recursive: true });
+			const data = path.join(large, 'onnx', 'model.onnx_data');
+			writeFileSync(data, '');
+			truncateSync(data, 50 * 1024 * 1024);
+			const audio = clips.slice(0, 4).map((f) => readFileSync(path.join(COMMANDS, f)));
+			const sizes = async (dirOf: string) => {
+				const model = loadModelSpec(dirOf, 'auto');
+				const prepared = await Promise.all(audio.map((a) => prepareAudio(a, model, {})));
+				const spy = jest.spyOn(run, 'runClassifierBatch');
+				try {
+					const results = await classifyPrepared(prepared, model, options);
+					expect(results.filter((r) => r instanceof Error)).toEqual([]);
+					return { calls: spy.mock.calls.map(([, batch]) => batch.length), results };
+				} finally {
+					spy.mockRestore();
+				}
+			};
+			const a = await sizes(small);
+			const b = await sizes(large);
+			expect(a.calls).toEqual([4]);
+			expect(b.calls).toEqual([1, 1, 1, 1]);
+			b.results.forEach((r, i) => {
+				const together = a.results[i];
+				if (r instanceof Error || together instanceof Error) throw new Error('unexpected error');
+				r.labels.forEach((l, k) => expect(Math.abs(l.score - together.labels[k].score)).toBeLessThan(1e-5));
+			});
+		} finally {
+			await sessionCache.clear();
+			rmSync(dir, { recursive: true, force: true });
 		}
 	});
 });

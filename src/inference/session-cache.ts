@@ -32,6 +32,8 @@ export interface LoadedSession {
 	provider: string;
 	/** Set when `auto` fell back (to CPU, or to WASM): why. */
 	fallbackReason?: string;
+	/** The model file's size with its external data (what batching and spinning are chosen by). */
+	bytes: number;
 }
 
 /** Threads a request may use: 0 (ONNX Runtime decides) or 1..cores. */
@@ -63,6 +65,10 @@ export function modelBytes(onnxPath: string): number {
 
 /** `bytes`: the model's size (the cache has it already), for ONNX Runtime's spinning choice. */
 export async function openSession(r: SessionRequest, bytes = modelBytes(r.onnxPath)): Promise<LoadedSession> {
+	return { ...(await openOn(r, bytes)), bytes };
+}
+
+async function openOn(r: SessionRequest, bytes: number): Promise<Omit<LoadedSession, 'bytes'>> {
 	const { backend, fallbackReason: backendReason } = await resolveBackend(r.backend); // native unusable and asked for: its clear error
 	const threads = clampThreads(r.threads);
 	if (backend === 'wasm') {

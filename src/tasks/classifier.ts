@@ -5,6 +5,7 @@
  * several per ONNX Runtime call. Classify runs it on one whole clip, Detect
  * Events on batches of windows; later tasks take the same path.
  */
+import { batchingPays } from '../config';
 import { CancelledError, ModelConfigError } from '../errors';
 import { type FeatureExtractor, getFeatureExtractor, type FeatureTensors } from '../features';
 import type { BackendChoice } from '../inference/backends';
@@ -25,6 +26,8 @@ export interface PreparedClassifier {
 	readonly spec: ModelSpec;
 	readonly extractor: FeatureExtractor;
 	readonly session: LoadedSession;
+	/** Whether clips should share ONNX Runtime calls (small models), or run one by one (large ones). */
+	readonly batches: boolean;
 	/** The features of one clip or window (sliced: the event loop keeps turning). */
 	features(samples: Float32Array): Promise<FeatureTensors>;
 	/** Logits, one row per input; the inputs of one call must have the same length. */
@@ -60,6 +63,7 @@ export async function withClassifier<T>(spec: ModelSpec, options: ClassifierOpti
 				spec,
 				extractor,
 				session,
+				batches: batchingPays(session.bytes),
 				features: (samples) => extractFeatures(spec, samples, slicer),
 				async logits(batch) {
 					if (options.signal?.aborted) throw new CancelledError();

@@ -141,7 +141,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 			const from = w * hopLen - pendingStart;
 			chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
 			batch.push(await classifier.features(chunk));
-			if (batch.length >= batchSize) await runBatch();
+			if (batch.length >= (classifier.batches ? batchSize : 1)) await runBatch();
 		};
 		decoded = await decodeAudioStream(
 			audio,
