@@ -12,7 +12,7 @@ const { tmpdir } = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const { timed } = require('./lib/bench');
+const { alternating, timed } = require('./lib/bench');
 const engine = require(path.join(ROOT, 'dist', 'src'));
 const { setResampleKernel } = require(path.join(ROOT, 'dist', 'src', 'audio', 'resample-kernel'));
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 15);
@@ -55,10 +55,16 @@ async function main() {
 				const bytes = readFileSync(file);
 				const opts = { samplingRate: 16000, ffmpegPath: ffmpeg, maxDuration: 600 };
 				const rounds = seconds > 1 ? 5 : ROUNDS;
-				const ours = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), rounds);
-				setResampleKernel(false);
-				const jsLoop = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' }), rounds);
-				setResampleKernel(true);
+				// the kernel and the JavaScript loop alternate, round by round (whichever ran first paid more)
+				const builtIn = (kernel) => async () => {
+					setResampleKernel(kernel);
+					try {
+						await engine.decodeAudio(bytes, { ...opts, decoder: 'builtIn' });
+					} finally {
+						setResampleKernel(true);
+					}
+				};
+				const [ours, jsLoop] = await alternating([builtIn(true), builtIn(false)], rounds);
 				const theirs = await timed(() => engine.decodeAudio(bytes, { ...opts, decoder: 'ffmpeg' }), rounds);
 				rows.push({ seconds, name, ours, jsLoop, theirs });
 				console.log(

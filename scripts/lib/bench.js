@@ -23,6 +23,20 @@ async function timed(fn, rounds) {
 	return median(await timings(fn, rounds));
 }
 
+/** Median ms of each function, run in turn round after round (after one untimed round), so drift and order hit all alike. */
+async function alternating(fns, rounds) {
+	for (const fn of fns) await fn();
+	const times = fns.map(() => []);
+	for (let r = 0; r < rounds; r++) {
+		for (let i = 0; i < fns.length; i++) {
+			const t = process.hrtime.bigint();
+			await fns[i]();
+			times[i].push(Number(process.hrtime.bigint() - t) / 1e6);
+		}
+	}
+	return times.map(median);
+}
+
 /** Median and 90th percentile. */
 function stats(xs) {
 	const s = [...xs].sort((a, b) => a - b);
@@ -49,4 +63,4 @@ function wavefileSamples(bytes, rate) {
 	return samples;
 }
 
-module.exports = { median, stats, timed, timings, wavefileSamples };
+module.exports = { alternating, median, stats, timed, timings, wavefileSamples };
