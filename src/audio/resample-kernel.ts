@@ -74,7 +74,11 @@ export function runKernel(b: KernelBlock): boolean {
 	const need = tableBytes + inputBytes + b.out.length * 4;
 	const memory = k.exports.memory;
 	if (memory.buffer.byteLength < need) {
-		memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+		try {
+			memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+		} catch {
+			return false; // no room: the JavaScript loop needs none
+		}
 		k.table = undefined;
 	}
 	const heap = new Float32Array(memory.buffer);

@@ -1,6 +1,7 @@
 ;; The resampler's inner loop (src/audio/resample.ts) in WebAssembly SIMD: each
 ;; output sample is one row of the polyphase table dotted with the input window
-;; it covers. Compiled by scripts/build-wasm.js into resample-kernel.wasm.ts.
+;; it covers. Compiled by scripts/wasm/build.js (npm run build:wasm) into
+;; resample-kernel.wasm.ts.
 ;;
 ;; Memory (the caller lays it out): the table, `phases` rows of `stride` f32
 ;; coefficients (taps padded with zeros to a multiple of 4); the input window,
