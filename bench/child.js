@@ -24,12 +24,10 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
 const job = { runs: 1, ...JSON.parse(process.argv[2]) };
-const peakRssMB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const { wavefileSamples } = require(path.join(ROOT, 'scripts', 'lib', 'bench'));
+const { median, peakRssMB, wavefileSamples } = require(path.join(ROOT, 'scripts', 'lib', 'bench'));
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 
-/** Items per second over `items` calls of fn, per run, after a warm-up run. */
+/** Items per second over `items` calls of fn, per run, after the warm-up (none when cold). */
 async function rates(fn) {
 	if (!job.cold) for (let i = 0; i < 2 * job.items; i++) await fn();
 	const out = [];

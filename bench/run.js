@@ -219,9 +219,8 @@ async function main() {
 
 	if (BASE_ONLY) return;
 	// ---- first result in a fresh process, and its peak RSS
-	// Peak RSS from /proc/self/status (VmHWM): Linux keeps ru_maxrss across exec, so a child's
-	// process.resourceUsage().maxRSS would report this (large) parent's peak.
-	const PEAK = `const peakRssMB = () => Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;`;
+	// (peakRssMB: scripts/lib/bench.js, loaded before the clock starts)
+	const PEAK = `const { peakRssMB } = require('./scripts/lib/bench');`;
 	const child = (code) => {
 		const t0 = Date.now();
 		const r = spawnSync(process.execPath, ['-e', `${PEAK}\n${code}`], { cwd: ROOT, encoding: 'utf8' });

@@ -44,6 +44,15 @@ function stats(xs) {
 }
 
 /**
+ * This process's peak resident memory in MB, from /proc/self/status (VmHWM): Linux keeps
+ * ru_maxrss across exec, so process.resourceUsage().maxRSS in a child would report its
+ * (large) parent's peak.
+ */
+function peakRssMB() {
+	return Number(/VmHWM:\s+(\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+}
+
+/**
  * A WAV file read as transformers.js's Node guide ("Server-side Audio Processing in
  * Node.js") does it: wavefile, 32-bit float, resampled, two channels merged (scaled by
  * sqrt 2), the first channel kept.
@@ -63,4 +72,4 @@ function wavefileSamples(bytes, rate) {
 	return samples;
 }
 
-module.exports = { alternating, median, stats, timed, timings, wavefileSamples };
+module.exports = { alternating, median, peakRssMB, stats, timed, timings, wavefileSamples };

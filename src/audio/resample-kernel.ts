@@ -25,6 +25,8 @@ interface Kernel {
 	/** The Float64 table whose f32 copy sits at address 0, and its row stride. */
 	table?: Float64Array;
 	stride: number;
+	/** A view of the instance's memory (made again when the memory grows). */
+	heap: Float32Array;
 }
 
 let kernel: Kernel | null | undefined;
@@ -39,7 +41,8 @@ function instance(): Kernel | null {
 	if (kernel === undefined) {
 		try {
 			const module = new WebAssembly.Module(Buffer.from(RESAMPLE_KERNEL_WASM, 'base64'));
-			kernel = { exports: new WebAssembly.Instance(module, {}).exports as Exports, stride: 0 };
+			const exports = new WebAssembly.Instance(module, {}).exports as Exports;
+			kernel = { exports, stride: 0, heap: new Float32Array(exports.memory.buffer) };
 		} catch {
 			kernel = null; // no WebAssembly SIMD here: the JavaScript loop does the work
 		}
@@ -79,9 +82,9 @@ export function runKernel(b: KernelBlock): boolean {
 		} catch {
 			return false; // no room: the JavaScript loop needs none
 		}
-		k.table = undefined;
+		k.heap = new Float32Array(memory.buffer); // the contents (the table) stay; the old view does not
 	}
-	const heap = new Float32Array(memory.buffer);
+	const heap = k.heap;
 	if (k.table !== b.table || k.stride !== stride) {
 		// f32 rows padded with zeros to the stride (the table's values are fixed once filled)
 		heap.fill(0, 0, tableBytes / 4);

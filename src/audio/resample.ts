@@ -135,11 +135,8 @@ function resampleBlock(src: SampleSource, p: Plan, out: Float32Array, n0: number
 	if (scratch.buf.length < need) scratch.buf = new Float32Array(need);
 	const input = scratch.buf.subarray(0, need);
 	src.read(inStart, input);
-	if (phases === up) {
-		// The first output's input starts at input[0]; its phase is exact.
-		const out0 = out.subarray(n0 - outOffset, n1 - outOffset);
-		if (runKernel({ table, taps, phases, up, down, input, phase: n0 * down - firstBase * up, out: out0 })) return;
-	}
+	// The SIMD kernel when it can (the first output's input starts at input[0], its phase exact).
+	if (runKernel({ table, taps, phases, up, down, input, phase: n0 * down - firstBase * up, out: out.subarray(n0 - outOffset, n1 - outOffset) })) return;
 	for (let n = n0; n < n1; n++) {
 		// Exact input position n * down / up, split into integer and phase.
 		const num = n * down;

@@ -35,8 +35,10 @@ export interface PreparedClassifier {
 	label(index: number): string;
 }
 
-/** The model's input tensors for one clip or window, computed in slices (the event loop keeps turning). */
-/** `owned`: the samples are the caller's to give away (the extractor may overwrite them). */
+/**
+ * The model's input tensors for one clip or window, computed in slices (the event loop keeps
+ * turning). `owned`: the samples are the caller's to give away (the extractor may overwrite them).
+ */
 export async function extractFeatures(spec: ModelSpec, samples: Float32Array, slicer: Slicer, owned = false): Promise<FeatureTensors> {
 	return await runSliced(getFeatureExtractor(spec.preprocessor.feature_extractor_type).steps(samples, spec.preprocessor, owned), slicer);
 }

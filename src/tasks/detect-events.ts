@@ -131,6 +131,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	let nextWindow = 0;
 	const loaded = await withClassifier(spec, options, async (classifier) => {
 		let batch: FeatureTensors[] = [];
+		const perCall = classifier.batches ? batchSize : 1; // large models: one window per call
 		const runBatch = async () => {
 			if (!batch.length) return;
 			for (const row of await classifier.logits(batch)) scores.push(scoresFromLogits(row, fn));
@@ -141,7 +142,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 			const from = w * hopLen - pendingStart;
 			chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
 			batch.push(await classifier.features(chunk));
-			if (batch.length >= (classifier.batches ? batchSize : 1)) await runBatch();
+			if (batch.length >= perCall) await runBatch();
 		};
 		decoded = await decodeAudioStream(
 			audio,
