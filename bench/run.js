@@ -35,6 +35,8 @@ const BENCH_CACHE = path.join(homedir(), '.cache', 'n8n-nodes-audio-classificati
 process.env.N8N_RESTRICT_FILE_ACCESS_TO ??= [ROOT, tmpdir(), BENCH_CACHE].join(';');
 const engine = require(path.join(ROOT, 'dist', 'src'));
 const { getFeatureExtractor } = require(path.join(ROOT, 'dist', 'src', 'features'));
+const { postprocess } = require(path.join(ROOT, 'dist', 'src', 'postprocess'));
+const { labelOf } = require(path.join(ROOT, 'dist', 'src', 'model', 'spec'));
 const ort = require('onnxruntime-node');
 
 const QUICK = process.argv.includes('--quick');
@@ -173,6 +175,9 @@ async function main() {
 			const decode = await time(() => engine.decodeAudio(bytes, { samplingRate: spec.samplingRate }), rounds);
 			const feat = await time(() => extractor.extract(samples, spec.preprocessor), rounds);
 			const floor = await time(() => session.run(feeds), rounds);
+			const logits = (await session.run(feeds))[session.outputNames[0]].data;
+			const postOptions = { functionToApply: 'auto', problemType: spec.config.problem_type, topK: 5, labelOf: (i) => labelOf(spec.config, i) };
+			const post = await time(() => postprocess(logits, postOptions), rounds);
 			const theirs = pipe ? await time(() => pipe(samples, { top_k: 5 }), rounds) : null;
 			const docsWay = pipe && format === 'wav' ? await time(() => pipe(wavefileSamples(bytes, spec.samplingRate), { top_k: 5 }), rounds) : null;
 			report('end-to-end', {
@@ -181,9 +186,15 @@ async function main() {
 				ours: ours.median,
 				ours_p90: ours.p90,
 				decode: decode.median,
+				decode_p90: decode.p90,
 				features: feat.median,
+				features_p90: feat.p90,
 				inference_floor: floor.median,
-				post_and_overhead: Math.max(0, ours.median - decode.median - feat.median - floor.median),
+				inference_floor_p90: floor.p90,
+				post: post.median,
+				post_p90: post.p90,
+				// the worker-thread hop and slicing: what the stages timed alone leave
+				overhead: Math.max(0, ours.median - decode.median - feat.median - floor.median - post.median),
 				tjs: theirs ? theirs.median : 'n/a',
 				tjs_p90: theirs ? theirs.p90 : 'n/a',
 				'tjs+wavefile': docsWay ? docsWay.median : 'n/a',
