@@ -8,9 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 
 import { decodeAudio, decodeAudioStream } from '../src/audio/decode';
+import { arraySource, chunkedSource } from '../src/audio/resample';
 import { AudioDecodeError, AudioLimitError } from '../src/errors';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
@@ -423,35 +424,66 @@ describeWithFfmpeg('built-in decoders against ffmpeg', () => {
 		expect(auto.duration).toBeGreaterThan(1);
 	});
 
-	it('a long M4A decodes in-process without blocking the event loop, and is refused from its index when over the limit', async () => {
-		const bytes = encode(['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'aac', '-b:a', '64k'], 'long.m4a');
-		const h = monitorEventLoopDelay({ resolution: 10 });
-		h.enable();
+	// How long a block holds the event loop is measured in a plain process, not here (jest's sandbox
+	// adds pauses of its own, and a busy machine would fail a bound): scripts/security/event-loop.js,
+	// run by CI. Here, the mechanism: decoding hands the event loop turns all along.
+	it.each([
+		['M4A', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'aac', '-b:a', '64k'], 'long.m4a'],
+		['Opus', ['-f', 'lavfi', '-i', 'sine=f=480:r=48000', '-t', '300', '-c:a', 'libopus', '-b:a', '24k'], 'long.opus'],
+		['MP3', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '300', '-c:a', 'libmp3lame'], 'long.mp3'],
+	])('a 5-minute %s decodes in-process, giving the event loop turns throughout, and is refused or cut at the limit', async (_name, args, file) => {
+		const bytes = encode(args, file);
+		const turns = countTurns();
 		const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
-		const started = Date.now();
+		const seen = turns.stop();
 		const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
-		const refusedIn = Date.now() - started;
-		h.disable();
 		expect(ok.duration).toBeCloseTo(300, 0);
 		expect(error).toBeInstanceOf(AudioLimitError);
-		expect(error.data.declared).toBeCloseTo(300, 0);
-		console.log(`decoders: 5-min M4A in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms; over the limit refused in ${refusedIn} ms`);
-		expect(h.max / 1e6).toBeLessThan(250);
+		console.log(`decoders: 5-min ${_name} in-process, ${seen.turns} event-loop turns; the longest gap between turns ${seen.longestMs.toFixed(0)} ms (a figure, not a bound: see scripts/security/event-loop.js)`);
+		// A decoder that ran the whole file in one go would give the loop no turn at all.
+		expect(seen.turns).toBeGreaterThanOrEqual(5);
 	}, 60_000);
 
-	it('a long Opus note decodes in-process without blocking the event loop, and is cut at the limit', async () => {
-		const bytes = encode(['-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-t', '300', '-c:a', 'libopus', '-b:a', '24k'], 'long.opus');
-		const h = monitorEventLoopDelay({ resolution: 10 });
-		h.enable();
-		const ok = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn' });
-		const error = await decodeAudio(bytes, { samplingRate: 16000, decoder: 'builtIn', maxDuration: 60 }).catch((e) => e);
-		h.disable();
-		expect(ok.duration).toBeCloseTo(300, 0);
-		expect(error).toBeInstanceOf(AudioLimitError);
-		console.log(`decoders: 5-min Opus in-process, max event-loop delay ${(h.max / 1e6).toFixed(0)} ms`);
-		expect(h.max / 1e6).toBeLessThan(250);
-	}, 60_000);
+	it("a decoder's blocks are read in place, never joined into one array (that copy held the loop 170-240 ms for a 5-minute note)", () => {
+		const blocks = [3, 960, 1, 0, 960, 77].map((n, k) => Float32Array.from({ length: n }, (_, i) => k * 1000 + i));
+		const joined = new Float32Array(blocks.reduce((a, b) => a + b.length, 0));
+		blocks.reduce((at, b) => (joined.set(b, at), at + b.length), 0);
+		const chunked = chunkedSource(blocks);
+		const whole = arraySource(joined);
+		expect(chunked.length).toBe(joined.length);
+		// Sequential, backwards, across block edges, and before and past both ends (zeros there).
+		for (const [start, n] of [[0, 2001], [-5, 10], [2, 3], [962, 1], [1990, 20], [1000, 50], [0, 1], [500, 1200], [2000, 0], [-3, 2010]]) {
+			const a = new Float32Array(n).fill(9);
+			const b = new Float32Array(n).fill(9);
+			chunked.read(start, a);
+			whole.read(start, b);
+			expect({ start, n, same: a.every((v, i) => v === b[i]) }).toEqual({ start, n, same: true });
+		}
+	});
 });
+
+/** Counts the event loop's turns (a setImmediate chain) until stopped, with the longest gap between two. */
+function countTurns(): { stop: () => { turns: number; longestMs: number } } {
+	let turns = 0;
+	let longestMs = 0;
+	let last = performance.now();
+	let running = true;
+	const turn = () => {
+		if (!running) return;
+		const now = performance.now();
+		longestMs = Math.max(longestMs, now - last);
+		last = now;
+		turns++;
+		setImmediate(turn);
+	};
+	setImmediate(turn);
+	return {
+		stop: () => {
+			running = false;
+			return { turns, longestMs };
+		},
+	};
+}
 
 /** Ogg's page checksum (CRC-32, polynomial 0x04c11db7, not reflected, zero start). */
 function oggCrc(page: Buffer): number {

@@ -79,7 +79,7 @@ describe('the bad-input corpus through the node (built-in model, Continue On Fai
 			}
 		});
 		console.log(`hostile-input: ${cases.length} cases, max event-loop delay ${run.maxDelayMs.toFixed(0)} ms, RSS growth ${run.rssGrowthMb.toFixed(0)} MB`);
-		expect(run.maxDelayMs).toBeLessThan(250);
+		// Its event-loop bound is checked by scripts/security/event-loop.js (CI), in plain processes with a margin.
 		expect(run.rssGrowthMb).toBeLessThan(600);
 		expect(run.children).toEqual([]);
 	}, 300_000);

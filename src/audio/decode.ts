@@ -111,8 +111,7 @@ async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAud
 	const pcm = await runDecoders(input, ctx, options.decoder ?? 'auto');
 	let samples: Float32Array;
 	if (pcm.resampled) {
-		samples = new Float32Array(pcm.source.length);
-		pcm.source.read(0, samples);
+		samples = await resampleSource(pcm.source, samplingRate, samplingRate, slicer); // a copy, block by block
 	} else {
 		checkRate(pcm.sampleRate, 'audio');
 		if (pcm.source.length / pcm.sampleRate > maxDuration) throw tooLongError(maxDuration);

@@ -39,6 +39,45 @@ export function arraySource(samples: Float32Array): SampleSource {
 	};
 }
 
+/**
+ * Samples held as the decoder's blocks, read in place: joining a long file's
+ * thousands of blocks into one array was one uninterrupted copy (a 5-minute
+ * Opus note: 15,000 blocks, 57 MB, 170-240 ms of n8n's thread here).
+ */
+export function chunkedSource(chunks: readonly Float32Array[]): SampleSource {
+	const starts = new Float64Array(chunks.length + 1);
+	for (let i = 0; i < chunks.length; i++) starts[i + 1] = starts[i] + chunks[i].length;
+	const length = starts[chunks.length];
+	let cursor = 0; // reads are mostly sequential: start the search where the last one ended
+	return {
+		length,
+		read(start, into) {
+			into.fill(0);
+			let at = Math.max(0, start);
+			const end = Math.min(length, start + into.length);
+			if (end <= at) return;
+			if (!(starts[cursor] <= at && at < starts[cursor + 1])) {
+				let lo = 0;
+				let hi = chunks.length - 1;
+				while (lo < hi) {
+					const mid = (lo + hi + 1) >> 1;
+					if (starts[mid] <= at) lo = mid;
+					else hi = mid - 1;
+				}
+				cursor = lo;
+			}
+			while (at < end) {
+				while (starts[cursor + 1] <= at) cursor++;
+				const c = chunks[cursor];
+				const from = at - starts[cursor];
+				const n = Math.min(c.length - from, end - at);
+				into.set(c.subarray(from, from + n), at - start);
+				at += n;
+			}
+		},
+	};
+}
+
 function besselI0(x: number): number {
 	let sum = 1;
 	let term = 1;

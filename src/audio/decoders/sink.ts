@@ -5,7 +5,7 @@
  * bound.
  */
 import { AudioDecodeError } from '../../errors';
-import { arraySource, type SampleSource } from '../resample';
+import { arraySource, chunkedSource, type SampleSource } from '../resample';
 import { downmixToMono } from '../wav';
 import type { DecodeContext } from './types';
 
@@ -40,14 +40,7 @@ export class MonoSink {
 
 	toSource(): SampleSource {
 		if (this.ctx.onPcm) return arraySource(new Float32Array(0)); // streamed on as it came
-		const out = new Float32Array(this.total);
-		let at = 0;
-		for (const c of this.chunks) {
-			out.set(c, at);
-			at += c.length;
-		}
-		this.chunks.length = 0;
-		return arraySource(out);
+		return chunkedSource(this.chunks.splice(0));
 	}
 }
 
