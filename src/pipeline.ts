@@ -2,45 +2,20 @@
  * The audio-classification pipeline, free of n8n: bytes -> decode -> features
  * -> ONNX Runtime -> labels. The node maps parameters to this call.
  */
-import { decodeAudio, type DecoderChoice } from './audio/decode';
+import { decodeAudio } from './audio/decode';
 import { AudioClassificationError, CancelledError } from './errors';
-import type { FeatureTensors } from './features';
 import { checkInferenceBudget } from './inference/budget';
 import { sessionCache } from './inference/session-cache';
-import type { Backend, BackendChoice } from './inference/backends';
-import type { Device } from './inference/runtime';
 import type { ModelSpec } from './model/spec';
 import { extractFeatures, featureValues, withClassifier } from './tasks/classifier';
 import { assertClap, DEFAULT_HYPOTHESIS_TEMPLATE, hypotheses, parseCandidateLabels, zeroShotPrepared } from './tasks/zero-shot';
-import { type FunctionToApply, type LabelScore, postprocess } from './postprocess';
+import { postprocess } from './postprocess';
+import type { Classification, ClassifyOptions, PreparedAudio } from './tasks/types';
 import { Slicer } from './util/slicer';
 
-export interface ClassifyOptions {
-	topK: number;
-	functionToApply: FunctionToApply;
-	minScore?: number;
-	device: Device;
-	/** ONNX Runtime to use: `auto` (native when it loads here, else WASM), `native` or `wasm`. */
-	backend?: BackendChoice;
-	threads?: number;
-	ffmpegPath?: string;
-	signal?: AbortSignal;
-	/** Longest audio accepted, in seconds (default 600). */
-	maxDuration?: number;
-	/** Which decoders may run: `auto` (built-in first, then ffmpeg), `builtIn` or `ffmpeg`. */
-	decoder?: DecoderChoice;
-}
+export type { Classification, ClassifyOptions, PreparedAudio } from './tasks/types';
 
-export interface Classification {
-	labels: LabelScore[];
-	/** Seconds of audio after decoding. */
-	duration: number;
-	decoder: string;
-	/** The ONNX Runtime that ran the model: 'native' or 'wasm'. */
-	backend: Backend;
-	provider: string;
-	fallbackReason?: string;
-}
+
 
 export async function classifyAudio(
 	audio: Buffer,
@@ -52,15 +27,6 @@ export async function classifyAudio(
 	return result;
 }
 
-/** A clip decoded and turned into the model's input tensors, ready to be batched with others. */
-export interface PreparedAudio {
-	features: FeatureTensors;
-	/** Seconds of audio after decoding. */
-	duration: number;
-	decoder: string;
-	/** Per-clip post-processing (Top K, Minimum Score, Function to Apply); the call's options otherwise. */
-	post?: Pick<ClassifyOptions, 'topK' | 'minScore' | 'functionToApply'>;
-}
 
 /** Decode, check the inference budget, compute the features: everything before ONNX Runtime. */
 export async function prepareAudio(

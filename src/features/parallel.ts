@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import type { LogMelOptions } from './dsp';
+import type { LogMelOptions } from './types';
 
 /** Fewer frames than this: not worth a message (a frame costs ~10 us). */
 const MIN_FRAMES = 192;

@@ -54,3 +54,41 @@ export interface FeatureExtractor {
 	 */
 	steps(samples: Float32Array, config: PreprocessorConfig, owned?: boolean): Steps<FeatureTensors>;
 }
+
+/**
+ * Mel filters with only their non-zero spans, flat: filter m weighs
+ * `power[shift[m] + k]` by `weights[k]` for k in [starts[m], ends[m]). Built
+ * once per config (in the cached tables); applying them skips the zeros.
+ */
+export interface SparseMel {
+	count: number;
+	starts: Int32Array;
+	ends: Int32Array;
+	shift: Int32Array;
+	weights: Float64Array;
+}
+
+/** One log-mel spectrogram's settings (dsp.ts computes it; parallel.ts hands half of it to the helper thread). */
+export interface LogMelOptions {
+	/** FFT size; frames shorter than it are zero-padded at the end. */
+	fftLength: number;
+	frameLength: number;
+	hop: number;
+	/** frameLength values. */
+	window: Float64Array;
+	/** Centred frames: the signal reflect-padded by fftLength / 2 at both ends (torch.stft center=True). */
+	center: boolean;
+	/** Kaldi: subtract each frame's mean, then x[i] - k x[i-1] (the first sample against itself). */
+	removeDcOffset?: boolean;
+	preemphasis?: number;
+	filters: SparseMel;
+	/** Natural log, log10, or decibels (10 log10), of max(mel energy, floor). */
+	log: 'log' | 'log10' | 'dB';
+	floor: number;
+	/** Where frame t, filter m goes: out[t * mels + m] (frame-major) or out[m * stride + t] (mel-major). */
+	layout: 'frameMajor' | 'melMajor';
+	/** Mel-major row length (the total frame count); frame-major ignores it. */
+	stride?: number;
+	/** Index of the first output frame in `out` (frame-major: crops write where they belong). */
+	outFrame?: number;
+}

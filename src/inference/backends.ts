@@ -8,10 +8,10 @@
  */
 import type { DeviceUnavailableError } from '../errors';
 import { nativeLoadError } from './runtime';
+import type { Backend, BackendChoice } from './types';
 import { probeNative } from './worker-host';
 
-export type BackendChoice = 'auto' | 'native' | 'wasm';
-export type Backend = 'native' | 'wasm';
+export type { Backend, BackendChoice } from './types';
 
 type NativeStatus = { ok: true } | { ok: false; error: DeviceUnavailableError };
 let nativeProbe: Promise<NativeStatus> | undefined;

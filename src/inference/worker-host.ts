@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { ortSpinning } from '../config';
-import type { Backend } from './backends';
+import type { Backend } from './types';
 import { nativeRuntimePath, wasmRuntimeDir } from './paths';
 import type { FeatureTensor, FeatureTensors } from '../features/types';
 

@@ -16,7 +16,10 @@ import { labelOf, type ModelSpec } from '../model/spec';
 import { type FunctionToApply, resolveFunction, scoresFromLogits } from '../postprocess';
 import type { DecoderChoice } from '../audio/decode';
 import { withClassifier } from './classifier';
+import type { DetectedEvent } from './types';
 import { renderTimeline } from './timeline';
+
+export type { DetectedEvent } from './types';
 
 export interface DetectOptions {
 	/** Window length in seconds (default: the model's own span, see defaultWindow). */
@@ -49,16 +52,6 @@ export interface DetectOptions {
 	timeline?: boolean;
 }
 
-export interface DetectedEvent {
-	label: string;
-	/** Seconds from the start of the recording. */
-	start: number;
-	end: number;
-	/** Highest window score of the event. */
-	score: number;
-	/** Mean window score of the event. */
-	meanScore: number;
-}
 
 export interface WindowScores {
 	start: number;

@@ -5,7 +5,7 @@
  * canvas or image library): RGB rows, deflated with node:zlib.
  */
 
-import type { DetectedEvent } from './detect-events';
+import type { DetectedEvent } from './types';
 
 export interface TimelineInput {
 	duration: number;

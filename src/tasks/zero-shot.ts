@@ -28,7 +28,7 @@ import { type LoadedSession, sessionCache } from '../inference/session-cache';
 import type { OutputTensor } from '../inference/worker-host';
 import type { ModelSpec } from '../model/spec';
 import { postprocess } from '../postprocess';
-import type { Classification, ClassifyOptions, PreparedAudio } from '../pipeline';
+import type { Classification, ClassifyOptions, PreparedAudio } from './types';
 import { loadTokenizer, type TokenBatch } from '../text/tokenizer';
 
 export const DEFAULT_HYPOTHESIS_TEMPLATE = 'This is a sound of {}.';
