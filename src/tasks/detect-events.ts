@@ -15,8 +15,9 @@ import type { Device } from '../inference/runtime';
 import { labelOf, type ModelSpec } from '../model/spec';
 import { type FunctionToApply, resolveFunction, scoresFromLogits } from '../postprocess';
 import type { DecoderChoice } from '../audio/decode';
-import { withClassifier } from './classifier';
+import { type PreparedClassifier, withClassifier } from './classifier';
 import type { DetectedEvent } from './types';
+import { StreamDetector } from './stream-detector';
 import { renderTimeline } from './timeline';
 
 export type { DetectedEvent } from './types';
@@ -102,109 +103,82 @@ function invalid(what: string, hint: string): AudioClassificationError {
 	return new AudioClassificationError(what, hint, { kind: 'invalidDetectOption' });
 }
 
-export async function detectEvents(audio: Buffer, spec: ModelSpec, options: DetectOptions): Promise<Detection> {
+/** Window, hop and threshold as Detect Events and the trigger take them, checked. */
+export function detectionWindow(spec: ModelSpec, options: Pick<DetectOptions, 'window' | 'hop' | 'threshold'>) {
 	const window = options.window && options.window > 0 ? options.window : defaultWindow(spec);
 	const hop = options.hop && options.hop > 0 ? options.hop : window / 4;
 	const threshold = options.threshold ?? DEFAULT_THRESHOLD;
 	if (hop > window) throw invalid(`The hop (${hop} s) is longer than the window (${window} s)`, 'Set a hop no longer than the window, so no audio is skipped.');
 	if (window * spec.samplingRate > 60 * spec.samplingRate * 10) throw invalid(`The window (${window} s) is too long`, 'Use windows of at most 10 minutes.');
+	return { window, hop, threshold };
+}
+
+/**
+ * A streaming detector over a prepared classifier: what Detect Events runs on a file and the
+ * Audio Event Trigger on a live stream.
+ */
+export function createDetector(
+	classifier: PreparedClassifier,
+	options: Omit<DetectOptions, 'device'> & { cooldown?: number },
+): StreamDetector {
+	const spec = classifier.spec;
+	const { window, hop, threshold } = detectionWindow(spec, options);
+	const rate = spec.samplingRate;
+	const fn = resolveFunction(options.functionToApply ?? 'auto', spec.config.problem_type);
+	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
+	return new StreamDetector(
+		{
+			rate,
+			winLen: Math.round(window * rate),
+			hopLen: Math.max(1, Math.round(hop * rate)),
+			hopSeconds: hop,
+			threshold,
+			label: (i) => labelOf(spec.config, i),
+			ignore: new Set(options.ignoreLabels ?? defaultIgnored(spec)),
+			multiLabel: fn === 'sigmoid',
+			mergeGap: options.mergeGap ?? hop,
+			minWindows: options.minWindows ?? (hop <= window / 2 ? 2 : 1),
+			minDuration: options.minDuration ?? 0,
+			cooldown: options.cooldown,
+			perCall: classifier.batches ? batchSize : 1, // large models: one window per call
+			keepWindows: options.includeWindows,
+			keepEnergy: options.timeline,
+		},
+		async (chunks) => {
+			const features: FeatureTensors[] = [];
+			for (const chunk of chunks) features.push(await classifier.features(chunk));
+			return (await classifier.logits(features)).map((row) => scoresFromLogits(row, fn));
+		},
+	);
+}
+
+export async function detectEvents(audio: Buffer, spec: ModelSpec, options: DetectOptions): Promise<Detection> {
+	const { window, hop } = detectionWindow(spec, options);
 	const rate = spec.samplingRate;
 	const winLen = Math.round(window * rate);
 	const hopLen = Math.max(1, Math.round(hop * rate));
-	const batchSize = Math.max(1, Math.floor(options.batchSize ?? 8));
-	checkInferenceBudget(spec, winLen * batchSize);
-	const fn = resolveFunction(options.functionToApply ?? 'auto', spec.config.problem_type);
-	const scores: Float64Array[] = [];
-	const energy = new EnergyFrames(rate);
+	checkInferenceBudget(spec, winLen * Math.max(1, Math.floor(options.batchSize ?? 8)));
 	let decoded: { decoder: string; duration: number } = { decoder: '', duration: 0 };
-	// The audio streams through: only the samples the next windows still need are kept.
-	let pending = new Float32Array(0);
-	let pendingStart = 0; // absolute index of pending[0]
-	let received = 0;
-	let nextWindow = 0;
+	const events: DetectedEvent[] = [];
+	let detector: StreamDetector | undefined;
 	const loaded = await withClassifier(spec, options, async (classifier) => {
-		let batch: FeatureTensors[] = [];
-		const perCall = classifier.batches ? batchSize : 1; // large models: one window per call
-		const runBatch = async () => {
-			if (!batch.length) return;
-			for (const row of await classifier.logits(batch)) scores.push(scoresFromLogits(row, fn));
-			batch = [];
-		};
-		const addWindow = async (w: number) => {
-			const chunk = new Float32Array(winLen); // zero-padded past the end
-			const from = w * hopLen - pendingStart;
-			chunk.set(pending.subarray(from, Math.min(pending.length, from + winLen)));
-			batch.push(await classifier.features(chunk));
-			if (batch.length >= perCall) await runBatch();
-		};
+		// A file is a stream that ends: the same detector as the Audio Event Trigger's.
+		const d = createDetector(classifier, options);
+		detector = d;
 		decoded = await decodeAudioStream(
 			audio,
 			{ samplingRate: rate, ffmpegPath: options.ffmpegPath, signal: options.signal, maxDuration: options.maxDuration, decoder: options.decoder },
 			async (block) => {
-				const merged = new Float32Array(pending.length + block.length);
-				merged.set(pending);
-				merged.set(block, pending.length);
-				pending = merged;
-				energy.push(block);
-				received += block.length;
-				while (nextWindow * hopLen + winLen <= received) await addWindow(nextWindow++);
-				const keepFrom = nextWindow * hopLen;
-				if (keepFrom > pendingStart) {
-					pending = pending.slice(Math.min(pending.length, keepFrom - pendingStart));
-					pendingStart = keepFrom;
-				}
+				events.push(...(await d.push(block)));
 			},
 		);
-		// The windows that reach past the end (zero-padded); a recording shorter than a window is one.
-		const count = received <= winLen ? 1 : 1 + Math.ceil((received - winLen) / hopLen);
-		while (nextWindow < count) await addWindow(nextWindow++);
-		await runBatch();
+		events.push(...(await d.end()));
 		return classifier.session;
 	});
-	energy.flush();
-	const energyFrames = energy.result();
-	const duration = received / rate;
-	const count = scores.length;
+	const duration = detector!.duration;
+	const kept = events.sort((a, b) => a.start - b.start || b.score - a.score);
+	const scores = detector!.windows;
 	const labels = scores[0] ? Array.from(scores[0], (_, i) => labelOf(spec.config, i)) : [];
-	const ignore = new Set(options.ignoreLabels ?? defaultIgnored(spec));
-	const centers = Array.from({ length: count }, (_, w) => Math.min(duration, (w * hopLen + winLen / 2) / rate));
-	const active: Array<Array<{ w: number; score: number }>> = labels.map(() => []);
-	scores.forEach((row, w) => {
-		if (fn === 'sigmoid') {
-			row.forEach((s, i) => s >= threshold && !ignore.has(labels[i]) && active[i].push({ w, score: s }));
-		} else {
-			let best = 0;
-			for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-			if (row[best] >= threshold && !ignore.has(labels[best])) active[best].push({ w, score: row[best] });
-		}
-	});
-	const events: DetectedEvent[] = [];
-	const mergeGap = options.mergeGap ?? hop;
-	const minWindows = options.minWindows ?? (hop <= window / 2 ? 2 : 1);
-	active.forEach((hits, i) => {
-		let group: Array<{ w: number; score: number }> = [];
-		const close = () => {
-			if (!group.length) return;
-			let start = Math.max(0, centers[group[0].w] - hop / 2);
-			let end = Math.min(duration, centers[group[group.length - 1].w] + hop / 2);
-			// Then tighten (or widen, by up to a hop) to where the sound is.
-			[start, end] = tighten(energyFrames, Math.max(0, start - hop), Math.min(duration, end + hop), start, end);
-			const score = Math.max(...group.map((g) => g.score));
-			const meanScore = group.reduce((a, g) => a + g.score, 0) / group.length;
-			if (group.length >= minWindows && end - start >= (options.minDuration ?? 0)) events.push({ label: labels[i], start: round(start), end: round(end), score, meanScore });
-			group = [];
-		};
-		for (const hit of hits) {
-			const last = group[group.length - 1];
-			if (last && centers[hit.w] - centers[last.w] > hop + mergeGap + 1e-9) close();
-			group.push(hit);
-		}
-		close();
-	});
-	// One sound, one event: with a single-label model, windows that catch only part of a word
-	// may pass the threshold with a neighbouring label; the stronger of overlapping events wins.
-	const kept = fn === 'sigmoid' ? events : suppressOverlaps(events);
-	kept.sort((a, b) => a.start - b.start || b.score - a.score);
 	const windows = options.includeWindows
 		? scores.map((row, w) => ({
 				start: round((w * hopLen) / rate),
@@ -215,7 +189,7 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 	return {
 		events: kept,
 		windows,
-		timeline: options.timeline ? renderTimeline({ duration, energy: energyFrames, events: kept }) : undefined,
+		timeline: options.timeline ? renderTimeline({ duration, energy: detector!.energyFrames(), events: kept }) : undefined,
 		duration,
 		window,
 		hop,
@@ -227,69 +201,3 @@ export async function detectEvents(audio: Buffer, spec: ModelSpec, options: Dete
 }
 
 const round = (t: number) => Math.round(t * 1000) / 1000;
-
-function suppressOverlaps(events: DetectedEvent[]): DetectedEvent[] {
-	const kept: DetectedEvent[] = [];
-	for (const e of [...events].sort((a, b) => b.score - a.score || a.start - b.start)) {
-		if (!kept.some((k) => e.start < k.end && e.end > k.start)) kept.push(e);
-	}
-	return kept;
-}
-
-/** RMS of 10 ms frames, computed as the audio streams by (4 bytes per 10 ms). */
-class EnergyFrames {
-	private readonly frame: number;
-	private values: number[] = [];
-	private sum = 0;
-	private filled = 0;
-
-	constructor(private readonly rate: number) {
-		this.frame = Math.max(1, Math.round(rate / 100));
-	}
-
-	push(block: Float32Array): void {
-		for (let i = 0; i < block.length; i++) {
-			this.sum += block[i] * block[i];
-			if (++this.filled === this.frame) this.close();
-		}
-	}
-
-	private close(): void {
-		this.values.push(Math.sqrt(this.sum / this.filled));
-		this.sum = 0;
-		this.filled = 0;
-	}
-
-	flush(): void {
-		if (this.filled) this.close();
-	}
-
-	result(): { rms: Float32Array; frame: number } {
-		return { rms: Float32Array.from(this.values), frame: this.frame / this.rate };
-	}
-}
-
-/**
- * The loud part (within 30 dB of the loudest 10 ms) of [spanStart, spanEnd]
- * (the center-based estimate [start, end] give or take a hop); kept only
- * when it overlaps that estimate, else the estimate stands.
- */
-function tighten(e: { rms: Float32Array; frame: number }, spanStart: number, spanEnd: number, start: number, end: number): [number, number] {
-	const a = Math.max(0, Math.floor(spanStart / e.frame));
-	const b = Math.min(e.rms.length, Math.ceil(spanEnd / e.frame));
-	let peak = 0;
-	for (let f = a; f < b; f++) peak = Math.max(peak, e.rms[f]);
-	if (peak <= 0) return [start, end];
-	const floor = peak * 10 ** (-30 / 20);
-	let first = -1;
-	let last = -1;
-	for (let f = a; f < b; f++) {
-		if (e.rms[f] >= floor) {
-			if (first < 0) first = f;
-			last = f;
-		}
-	}
-	const s = first * e.frame;
-	const t = (last + 1) * e.frame;
-	return t > start && s < end ? [s, t] : [start, end];
-}
