@@ -29,12 +29,12 @@ function isMp4(head: Buffer): boolean {
 	return head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp';
 }
 
-function isAdts(head: Buffer): boolean {
+export function isAdts(head: Buffer): boolean {
 	// 12 sync bits, layer 00, then a valid sampling-frequency index.
 	return head.length >= 7 && head[0] === 0xff && (head[1] & 0xf6) === 0xf0 && ((head[2] >> 2) & 0x0f) < 13;
 }
 
-const ASC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+export const ASC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 const child = (buf: Buffer, parent: Box, type: string) => {
 	for (const b of mp4Boxes(buf, parent.start, parent.end)) if (b.type === type) return b;
@@ -131,7 +131,7 @@ function errorText(error: unknown): string {
 	return String((error as Error)?.message ?? error);
 }
 
-async function pushFrames(sink: MonoSink, frames: LibavFrame[]): Promise<void> {
+export async function pushFrames(sink: MonoSink, frames: LibavFrame[]): Promise<void> {
 	for (const f of frames) {
 		if (f.nb_samples <= 0) continue;
 		const channels = frameChannels(f);

@@ -68,7 +68,7 @@ function* pages(input: Buffer): Generator<Page> {
 	}
 }
 
-const isOpusHead = (p: Uint8Array | undefined) => !!p && p.length >= 8 && Buffer.from(p.buffer, p.byteOffset, 8).toString('latin1') === 'OpusHead';
+export const isOpusHead = (p: Uint8Array | undefined) => !!p && p.length >= 8 && Buffer.from(p.buffer, p.byteOffset, 8).toString('latin1') === 'OpusHead';
 
 export const oggOpusDecoder: Decoder = {
 	id: 'ogg-opus',

@@ -11,7 +11,7 @@ import { MonoSink, feedInSlices, trapAsUndecodable, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 import { oggCodec } from './ogg';
 
-interface DecodedAudio {
+export interface DecodedAudio {
 	channelData: Float32Array[];
 	samplesDecoded: number;
 	sampleRate: number;
@@ -19,7 +19,7 @@ interface DecodedAudio {
 	errors?: Array<{ message: string }>;
 }
 
-interface StreamingDecoder {
+export interface StreamingDecoder {
 	ready: Promise<void>;
 	decode(data: Uint8Array): DecodedAudio | Promise<DecodedAudio>;
 	flush?(): Promise<DecodedAudio>;
@@ -193,10 +193,15 @@ function streamingEntry(id: string, formats: string, sniff: (head: Buffer) => bo
 	return { id, formats, builtIn: true, sniff, decode: (input, ctx) => decodeStreaming(input, ctx, formats, name, make) };
 }
 
-function isMp3(head: Buffer): boolean {
+export function isMp3(head: Buffer): boolean {
 	if (head.length >= 3 && head.toString('latin1', 0, 3) === 'ID3') return true;
 	// An MPEG audio frame header: 11 sync bits, a layer (not the reserved 00, which ADTS AAC uses).
 	return head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0 && ((head[1] >> 1) & 3) !== 0 && ((head[1] >> 3) & 3) !== 1;
+}
+
+/** A new MP3 decoder for a live stream (mpg123 keeps its state between chunks); free() it when done. */
+export function liveMp3(): StreamingDecoder {
+	return load.mp3();
 }
 
 export const mp3Decoder = streamingEntry('mp3', 'MP3', isMp3, 'mp3 (mpg123-decoder)', load.mp3);
