@@ -1,0 +1,246 @@
+/**
+ * Listening to a live stream: what the Audio Event Trigger runs. A source
+ * kept connected (sources/live.ts) -> a live decoder (decoders/live.ts) ->
+ * the streaming resampler -> the one streaming detector, with the model's
+ * session leased for as long as it listens. Each event comes with wall-clock
+ * times, its offset in the stream, and a WAV clip (seconds before and after).
+ *
+ * Real time or honest: when classification falls behind the stream by more
+ * than `maxLagSeconds`, audio is skipped until it has caught up, and the
+ * seconds skipped are reported (the detector's clock moves on by them).
+ * Across a reconnect, the time the stream was away is a gap: no event joins
+ * audio from both sides of it. Memory: the detector's window, the clip ring
+ * (clip seconds + the detector's latency), one frame of undecoded bytes.
+ */
+import { openLiveDecoder, type LiveDecoder } from '../audio/decoders/live';
+import { StreamingResampler } from '../audio/resample';
+import { displayUrl, openHttp } from '../audio/sources/http';
+import { runLive } from '../audio/sources/live';
+import { SourceError } from '../audio/sources/types';
+import { AudioDecodeError } from '../errors';
+import type { BackendChoice } from '../inference/types';
+import type { Device } from '../inference/runtime';
+import type { ModelSpec } from '../model/spec';
+import { Slicer } from '../util/slicer';
+import { withClassifier } from './classifier';
+import { createDetector, defaultIgnored, type DetectOptions } from './detect-events';
+import type { DetectedEvent } from './types';
+
+export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 'threshold' | 'minDuration' | 'mergeGap' | 'functionToApply'> {
+	url: string;
+	headers?: Record<string, string>;
+	device: Device;
+	backend?: BackendChoice;
+	threads?: number;
+	/** Labels to report (default: every label that is not silence, unknown or noise). */
+	labels?: string[];
+	/** Per label, seconds after an event during which the same label is not reported again (default 3). */
+	cooldown?: number;
+	/** Seconds of audio before and after the event in its clip (default 1 and 1; 0 and 0: no clip). */
+	clipBefore?: number;
+	clipAfter?: number;
+	/** Give up a connection that sends nothing for this long (default 15 s). */
+	stallMs?: number;
+	/** Skip ahead when classification is this many seconds behind the stream (default 5). */
+	maxLagSeconds?: number;
+	initialBackoffMs?: number;
+	maxBackoffMs?: number;
+	signal: AbortSignal;
+	onEvent(e: HeardEvent): void | Promise<void>;
+	/** Connections, drops, skips, and each window's top label (for "what was heard"). */
+	onStatus?(s: ListenStatus): void;
+	/** Wall clock, ms (tests pass their own). */
+	now?: () => number;
+}
+
+export interface HeardEvent extends DetectedEvent {
+	/** ISO wall-clock times of the event's start and end. */
+	startedAt: string;
+	endedAt: string;
+	/** Seconds since the trigger first connected (the stream's own clock, gaps included). */
+	streamOffset: number;
+	source: string;
+	model: string;
+	/** 16 kHz mono 16-bit WAV: the event with clipBefore / clipAfter around it. */
+	clip?: Buffer;
+}
+
+export type ListenStatus =
+	| { kind: 'connected'; url: string; contentType?: string; decoder?: string; attempt: number }
+	| { kind: 'disconnected'; error?: string; hint?: string; waitMs: number; downSeconds: number }
+	| { kind: 'skipped'; seconds: number; lagSeconds: number }
+	/** The time the stream was away, as a gap on the stream's clock. */
+	| { kind: 'gap'; seconds: number; at: number }
+	| { kind: 'window'; at: number; label: string; score: number };
+
+const RATE_OUT = (spec: ModelSpec) => spec.samplingRate;
+
+/** Listens until the signal aborts (resolves) or the source gives up (rejects with its SourceError). */
+export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
+	const now = o.now ?? Date.now;
+	const rate = RATE_OUT(spec);
+	const source = displayUrl(o.url);
+	const clipBefore = Math.max(0, o.clipBefore ?? 1);
+	const clipAfter = Math.max(0, o.clipAfter ?? 1);
+	const maxLag = o.maxLagSeconds ?? 5;
+	const watch = o.labels?.length ? new Set(o.labels) : undefined;
+	// No signal here: a stop ends the source (below), and the windows already received are still scored.
+	await withClassifier(spec, { device: o.device, backend: o.backend, threads: o.threads }, async (classifier) => {
+		const all = Object.values(spec.config.id2label ?? {});
+		const ignore = watch ? all.filter((l) => !watch.has(l)) : defaultIgnored(spec);
+		// batchSize 1: an event is handed out as soon as its windows are scored (latency over throughput).
+		const detector = createDetector(classifier, { ...o, ignoreLabels: ignore, batchSize: 1, cooldown: o.cooldown ?? 3 });
+		const ring = new ClipRing(Math.ceil((clipBefore + clipAfter + 30) * rate));
+		const waiting: DetectedEvent[] = []; // events whose clip needs audio still to come
+		let decoder: LiveDecoder | undefined;
+		let resampler: StreamingResampler | undefined;
+		let head: Buffer[] = [];
+		let headBytes = 0;
+		let connectedAt = 0; // wall ms
+		let audioSinceConnect = 0; // seconds fed since connecting (skipped included)
+		let skipping = 0; // samples skipped (not yet reported to the detector)
+		let lastDown = 0;
+		let lastArrival = now();
+
+		const wallAt = (t: number) => new Date(lastArrival - (detector.duration - t) * 1000).toISOString();
+		const emit = async (e: DetectedEvent) => {
+			const clip = clipBefore + clipAfter > 0 ? ring.wav(Math.max(0, e.start - clipBefore), e.end + clipAfter, rate) : undefined;
+			await o.onEvent({ ...e, startedAt: wallAt(e.start), endedAt: wallAt(e.end), streamOffset: e.start, source, model: spec.name, clip });
+		};
+		const flushWaiting = async (force = false) => {
+			while (waiting.length && (force || detector.duration >= waiting[0].end + clipAfter)) await emit(waiting.shift()!);
+		};
+		const feed = async (block: Float32Array) => {
+			lastArrival = now();
+			audioSinceConnect += block.length / rate;
+			const lag = (lastArrival - connectedAt) / 1000 - audioSinceConnect;
+			const behind = lag > maxLag || (skipping > 0 && lag > maxLag / 2);
+			if (behind) skipping += block.length;
+			// Skipped audio is reported when the stream has caught up, and every 5 s while it has not.
+			if (skipping && (!behind || skipping >= 5 * rate)) {
+				const seconds = skipping / rate;
+				skipping = 0;
+				o.onStatus?.({ kind: 'skipped', seconds, lagSeconds: lag });
+				waiting.push(...(await detector.gap(seconds)));
+				ring.skip(Math.round(seconds * rate));
+				await flushWaiting(true);
+			}
+			if (behind) return;
+			ring.push(block);
+			waiting.push(...(await detector.push(block)));
+			await flushWaiting();
+		};
+		const closeDecoder = async () => {
+			if (resampler) await feed(resampler.flush());
+			resampler = undefined;
+			await decoder?.close();
+			decoder = undefined;
+			head = [];
+			headBytes = 0;
+		};
+		try {
+			await runLive({
+				signal: o.signal,
+				initialBackoffMs: o.initialBackoffMs,
+				maxBackoffMs: o.maxBackoffMs,
+				open: (signal) => openHttp({ url: o.url, headers: o.headers, stallMs: o.stallMs ?? 15_000, signal }),
+				onConnect: async (c) => {
+					if (lastDown) {
+						// The time the stream was away: a gap on the detector's clock.
+						const down = (now() - lastDown) / 1000;
+						o.onStatus?.({ kind: 'gap', seconds: down, at: detector.duration });
+						waiting.push(...(await detector.gap(down)));
+						ring.skip(Math.round(down * rate));
+						await flushWaiting(true);
+					}
+					connectedAt = now();
+					audioSinceConnect = 0;
+					o.onStatus?.({ kind: 'connected', url: c.url, contentType: c.contentType, attempt: c.attempt });
+				},
+				onBytes: async (chunk) => {
+					if (!decoder) {
+						head.push(Buffer.from(chunk));
+						headBytes += chunk.length;
+						if (headBytes < 4096) return;
+						const first = Buffer.concat(head);
+						try {
+							decoder = await openLiveDecoder(first, async (mono, r) => {
+								resampler ??= await StreamingResampler.create(r, rate, new Slicer(o.signal));
+								await feed(resampler.push(mono));
+							});
+						} catch (e) {
+							if (e instanceof AudioDecodeError) throw new SourceError(e.message, e.hint, false, { kind: 'liveFormat' });
+							throw e;
+						}
+						o.onStatus?.({ kind: 'connected', url: source, decoder: decoder.name, attempt: 0 });
+						await decoder.push(first);
+						return;
+					}
+					try {
+						await decoder.push(chunk);
+					} catch (e) {
+						// A decoder that lost the stream (or trapped on it): reconnect, with a fresh decoder.
+						if (e instanceof SourceError) throw e;
+						const hint = e instanceof AudioDecodeError ? e.hint : 'It is reconnected.';
+						throw new SourceError(`The stream could not be decoded (${String((e as Error)?.message ?? e).slice(0, 160)})`, hint, true, { kind: 'liveDecode' });
+					}
+				},
+				onDisconnect: async (d) => {
+					await closeDecoder();
+					lastDown = now();
+					o.onStatus?.({ kind: 'disconnected', error: d.error?.message, hint: d.error?.hint, waitMs: d.waitMs, downSeconds: d.waitMs / 1000 });
+				},
+			});
+		} finally {
+			await closeDecoder().catch(() => undefined);
+		}
+		// Stopped: the events already complete are still handed out.
+		waiting.push(...(await detector.end()));
+		await flushWaiting(true);
+	});
+}
+
+/** The last `capacity` samples, with absolute positions, for event clips. */
+class ClipRing {
+	private readonly buf: Float32Array;
+	private total = 0; // samples ever pushed (or skipped)
+
+	constructor(capacity: number) {
+		this.buf = new Float32Array(Math.max(1, capacity));
+	}
+
+	push(block: Float32Array): void {
+		const cap = this.buf.length;
+		const from = Math.max(0, block.length - cap);
+		for (let i = from; i < block.length; i++) this.buf[(this.total + i) % cap] = block[i];
+		this.total += block.length;
+	}
+
+	skip(samples: number): void {
+		for (let n = 0; n < Math.min(samples, this.buf.length); n++) this.buf[(this.total + n) % this.buf.length] = 0;
+		this.total += samples;
+	}
+
+	/** 16-bit mono WAV of [start, end) seconds, as much of it as is still held. */
+	wav(start: number, end: number, rate: number): Buffer {
+		const cap = this.buf.length;
+		const a = Math.max(this.total - cap, Math.round(start * rate));
+		const b = Math.min(this.total, Math.round(end * rate));
+		const n = Math.max(0, b - a);
+		const out = Buffer.alloc(44 + n * 2);
+		out.write('RIFF', 0, 'ascii');
+		out.writeUInt32LE(36 + n * 2, 4);
+		out.write('WAVEfmt ', 8, 'ascii');
+		out.writeUInt32LE(16, 16);
+		out.writeUInt16LE(1, 20);
+		out.writeUInt16LE(1, 22);
+		out.writeUInt32LE(rate, 24);
+		out.writeUInt32LE(rate * 2, 28);
+		out.writeUInt16LE(2, 32);
+		out.writeUInt16LE(16, 34);
+		out.write('data', 36, 'ascii');
+		out.writeUInt32LE(n * 2, 40);
+		for (let i = 0; i < n; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(this.buf[(a + i) % cap] * 32767))), 44 + 2 * i);
+		return out;
+	}
+}
