@@ -95,29 +95,53 @@ describe('bundled model, other speech it never heard (committed held-out clips)'
 	});
 });
 
-const describeWithShared = existsSync(SHARED) ? describe : describe.skip;
 if (!existsSync(SHARED)) console.warn(`SKIPPED held-out accuracy and false triggers: ${SHARED} not found (shared/ is not checked out)`);
+// The held-out synthetic voices (scripts/kws/synth.py) need Debian's synthesisers; CI installs them (.ci/run).
+const SYNTHESISERS = ['espeak-ng', 'flite', 'festival', 'text2wave', 'sox'];
+const missingTools = SYNTHESISERS.filter((t) => {
+	try {
+		execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
+		return false;
+	} catch {
+		return true;
+	}
+});
+const describeWithSynth = existsSync(SHARED) && missingTools.length === 0 ? describe : describe.skip;
+if (existsSync(SHARED) && missingTools.length) console.warn(`SKIPPED the model card evaluation: ${missingTools.join(', ')} not installed (apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox)`);
 
-describeWithShared('held-out validation material through ONNX Runtime in the node (the model card figures)', () => {
-	it('meets the targets: commands recalled, other speech and noise do not trigger commands', () => {
+// Issue 21's targets (model card), through the node on held-out material.
+const WORST_WORD = 0.1;
+const OTHER_WORDS_AT_TOP_LABEL = 0.05;
+const NOISE = 0.01;
+
+describeWithSynth('held-out validation material through ONNX Runtime in the node (the model card figures)', () => {
+	it('meets the targets: commands recalled; no other word, other speech or noise at any level triggers commands', () => {
 		// The evaluation script, as `npm run eval:kws` runs it (built-in decoders, the built package).
 		const out = execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'kws', 'eval-node.js'), '--json'], {
 			encoding: 'utf8',
-			maxBuffer: 1 << 26,
+			maxBuffer: 1 << 28,
 		});
 		const m = JSON.parse(out.split('\n').find((l) => l.startsWith('METRICS '))!.slice(8));
+		const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 		console.log(
-			`bundled model, held-out: command recall ${(m.command_recall * 100).toFixed(1)}%, other speech -> command ` +
-				`${(m.other_speech_false_trigger * 100).toFixed(1)}%, noise -> command ${(m.noise_false_trigger * 100).toFixed(1)}%, ` +
-				`10-class ${(m.accuracy_10_class * 100).toFixed(1)}%, recommended threshold ${m.recommended_threshold}`,
+			`bundled model, held-out: command recall ${pct(m.command_recall)}, other speech -> command ${pct(m.other_speech_false_trigger)}, ` +
+				`isolated other words -> command ${pct(m.other_words_false_trigger)} (worst: ${m.worst_word.word} ${pct(m.worst_word.fired)}), ` +
+				`noise -> command ${pct(m.noise_false_trigger)} (worst level ${m.worst_noise.level}: ${pct(m.worst_noise.fired)}), ` +
+				`10-class ${pct(m.accuracy_10_class)}, recommended threshold ${m.recommended_threshold}`,
 		);
-		expect(m.items).toEqual({ command: 865, unknown_words: 30, other_wake_words: 786, other_sentences: 497, noise: 450 });
+		expect(m.items).toMatchObject({ command: 865, unknown_words: 30, other_wake_words: 786, other_sentences: 497 });
+		expect(m.items.synth_words).toBeGreaterThanOrEqual(6000);
 		expect(m.command_recall).toBeGreaterThanOrEqual(COMMAND_RECALL);
-		expect(m.other_speech_false_trigger).toBeLessThanOrEqual(OTHER_SPEECH_AT_TOP_LABEL);
-		expect(m.noise_false_trigger).toBeLessThanOrEqual(0.01);
 		expect(m.accuracy_10_class).toBeGreaterThanOrEqual(TEN_CLASS);
+		expect(m.other_speech_false_trigger).toBeLessThanOrEqual(OTHER_SPEECH_AT_TOP_LABEL);
+		expect(m.other_words_false_trigger).toBeLessThanOrEqual(OTHER_WORDS_AT_TOP_LABEL);
+		const tooOften = m.per_word.filter((w: { fired: number }) => w.fired > WORST_WORD).map((w: { word: string; fired: number }) => `${w.word} ${pct(w.fired)}`);
+		expect(tooOften).toEqual([]);
+		const noisy = m.per_noise.filter((n: { fired: number }) => n.fired > NOISE).map((n: { level: string; fired: number }) => `${n.level} ${pct(n.fired)}`);
+		expect(noisy).toEqual([]);
 		expect(m.recommended_threshold).toBe(card.recommended_threshold);
 		const at = m.curve.find((c: { threshold: number }) => c.threshold === card.recommended_threshold);
 		expect(at.other_speech_false_trigger).toBeLessThanOrEqual(0.01);
-	}, 600_000);
+		expect(at.other_words_false_trigger).toBeLessThanOrEqual(0.01);
+	}, 900_000);
 });

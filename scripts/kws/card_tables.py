@@ -28,5 +28,6 @@ print("|---" * (len(LABELS) + 1) + "|")
 for i, row in enumerate(conf):
     print(f"| {LABELS[i]} | " + " | ".join(f"**{c}**" if i == j else (str(c) if c else ".") for j, c in enumerate(row)) + " |")
 ln = m["long_noise"]
+noise = ", ".join(f"{level}: {x['false_triggers']} of {x['windows']}" for level, x in ln.items())
 print(f"\nother speech -> command: {v['other_speech_false_trigger'] * 100:.1f}%; temperature {m['temperature']:.3f}; "
-      f"{ln['false_triggers']} of {ln['windows']} one-second windows of held-out noise ({ln['seconds']:.0f} s at 3 levels)")
+      f"one-second windows of held-out noise (hop 0.5 s) taken for a command, per level (RMS): {noise}")
