@@ -18,21 +18,8 @@ import { classifyAudio } from '../src/pipeline';
 import { MODELS, describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
 import './helpers/n8n'; // n8n's file-access settings for the fixture folders
 
-const { wav } = require('../scripts/security/bad-inputs.js') as { wav: (o: Record<string, unknown>) => Buffer };
+const { wav, longStereoWav } = require('../scripts/security/bad-inputs.js') as { wav: (o: Record<string, unknown>) => Buffer; longStereoWav: (seconds: number, rate?: number) => Buffer };
 
-/** Ten minutes of 44.1 kHz stereo 16-bit noise-and-tone: 106 MB, the largest WAV the default allows. */
-function longStereoWav(seconds: number, rate = 44100): Buffer {
-	const frames = seconds * rate;
-	const data = Buffer.alloc(frames * 4);
-	let x = 1;
-	for (let i = 0; i < frames; i++) {
-		x = (x * 1103515245 + 12345) & 0x7fffffff;
-		const v = Math.round(3000 * Math.sin(i / 20) + ((x & 0xfff) - 2048));
-		data.writeInt16LE(v, i * 4);
-		data.writeInt16LE(-v, i * 4 + 2);
-	}
-	return wav({ channels: 2, rate, bits: 16, data });
-}
 
 /**
  * Runs fn while counting the event loop's turns. How long a block holds the loop is measured in
@@ -73,8 +60,7 @@ describe('the largest allowed input keeps n8n responsive', () => {
 		const script = `
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const e = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'src'))});
-const { wav } = require(${JSON.stringify(path.join(__dirname, '..', 'scripts', 'security', 'bad-inputs.js'))});
-${longStereoWav.toString()}
+const { longStereoWav } = require(${JSON.stringify(path.join(__dirname, '..', 'scripts', 'security', 'bad-inputs.js'))});
 (async () => {
   const { dir, model } = e.resolveBuiltIn('speech-commands-dscnn');
   const spec = e.loadModelSpec(dir, 'auto', model.id);

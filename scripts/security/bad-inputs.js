@@ -160,7 +160,21 @@ function buildCases({ ffmpegPath } = {}) {
 	return cases;
 }
 
-module.exports = { buildCases, wav, pcm16, float32 };
+/** Stereo 16-bit noise-and-tone of `seconds` (10 minutes at 44.1 kHz: 106 MB, the largest WAV the default allows). */
+function longStereoWav(seconds, rate = 44100) {
+	const frames = seconds * rate;
+	const data = Buffer.alloc(frames * 4);
+	let x = 1;
+	for (let i = 0; i < frames; i++) {
+		x = (x * 1103515245 + 12345) & 0x7fffffff;
+		const v = Math.round(3000 * Math.sin(i / 20) + ((x & 0xfff) - 2048));
+		data.writeInt16LE(v, i * 4);
+		data.writeInt16LE(-v, i * 4 + 2);
+	}
+	return wav({ channels: 2, rate, bits: 16, data });
+}
+
+module.exports = { buildCases, wav, pcm16, float32, longStereoWav };
 
 if (require.main === module) {
 	const dir = process.argv[2];

@@ -53,18 +53,9 @@ const { decodeAudio } = require(process.env.EL_DIST + '/audio/decode.js');
 const WAV_CHILD = `
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const e = require(process.env.EL_DIST);
-const { wav } = require(process.env.EL_BAD_INPUTS);
+const { longStereoWav } = require(process.env.EL_BAD_INPUTS);
 (async () => {
-  const frames = 600 * 44100;
-  const data = Buffer.alloc(frames * 4);
-  let x = 1;
-  for (let i = 0; i < frames; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    const v = Math.round(3000 * Math.sin(i / 20) + ((x & 0xfff) - 2048));
-    data.writeInt16LE(v, i * 4);
-    data.writeInt16LE(-v, i * 4 + 2);
-  }
-  const big = wav({ channels: 2, rate: 44100, bits: 16, data });
+  const big = longStereoWav(600);
   let spec;
   if (process.env.EL_MODEL_DIR) spec = e.loadModelSpec(process.env.EL_MODEL_DIR, 'auto');
   else {
