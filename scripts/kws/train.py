@@ -27,6 +27,10 @@ from model import LABELS, ExportModel, TrainModel
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SILENCE, UNKNOWN = 0, 1
+# The recipe: "v3.1" (the shipped model, reproduced by default) or "v4" (synthetic words in every
+# class, loud/clipped noise, room and clipping augmentation; trained and evaluated in session 8,
+# not adopted: see the model card). Set by main() from --recipe.
+RECIPE = "v3.1"
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 
 
@@ -62,9 +66,9 @@ def augment_speech(wav, rng, noise, bounds, snr_min=0.0, narrowband_p=0.0):
         x = x + n * torch.sqrt(p_sig / (p_noise * 10 ** (snr / 10)))
     if narrowband_p and rng.random() < narrowband_p:
         x = narrowband(x)
-    if rng.random() < 0.2:
+    if RECIPE == "v4" and rng.random() < 0.2:
         x = room(x, rng)
-    if rng.random() < 0.1:
+    if RECIPE == "v4" and rng.random() < 0.1:
         # A phone's gain or a hot microphone: the mix driven into clipping.
         x = (x / x.abs().max().clamp_min(1e-6) * rng.uniform(1.2, 4.0)).clamp(-1, 1)
     return x
@@ -85,7 +89,16 @@ def room(x, rng):
 
 
 def make_silence(rng, noise, bounds):
-    """`_silence_`: no speech, at any level a room or a phone's gain gives: near
+    if RECIPE != "v4":
+        if rng.random() < 0.1:
+            return torch.randn(CLIP_SAMPLES) * 10 ** rng.uniform(-5, -3)  # near digital silence
+        n = torch.from_numpy(D.noise_crop(noise, bounds, rng).copy())
+        return n * rng.uniform(0.0, 1.0) ** 2
+    return make_loud_silence(rng, noise, bounds)
+
+
+def make_loud_silence(rng, noise, bounds):
+    """v4's `_silence_`: no speech, at any level a room or a phone's gain gives: near
     digital silence, the recordings as they are or quieter, and loud (RMS up to
     0.5), mixed two at a time, and clipped."""
     if rng.random() < 0.08:
@@ -123,6 +136,8 @@ def spec_augment(feats, rng):
 # v4 adds isolated other words synthesised in the training voices ("syn"; the
 # ones sharing sounds with a command drawn three times as often), the same
 # voices saying the commands being part of every command class.
+UNKNOWN_SHARES_V31 = (("sent", 0.45), ("wake", 0.30), ("unk", 0.15), ("rev", 0.10))
+MINED_SHARES_V31 = (("sent", 0.33), ("wake", 0.22), ("unk", 0.12), ("rev", 0.08), ("hard", 0.25))
 UNKNOWN_SHARES = (("sent", 0.30), ("wake", 0.18), ("unk", 0.14), ("rev", 0.08), ("syn", 0.30))
 # Once hard-negative mining starts, a quarter of the `_unknown_` draw comes from
 # the mined pool: the training crops, wake words and other words the current
@@ -133,10 +148,12 @@ SYNTH_COMMAND_SHARE = 0.15
 NEAR_WEIGHT = 3.0
 
 
-def epoch_items(d, rng, unknown_factor=2.0, shares=UNKNOWN_SHARES, n_hard=0):
+def epoch_items(d, rng, unknown_factor=2.0, shares=None, n_hard=0):
     """(source, index, label) for one epoch: every command clip once (minus the
     near-silent ones listed in near_silent.csv: label noise), `_unknown_` at
     `unknown_factor` times an average command class, `_silence_` at one."""
+    if shares is None:
+        shares = UNKNOWN_SHARES if RECIPE == "v4" else UNKNOWN_SHARES_V31
     items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"]) if not d["train_near_silent"][i]]
     per_class = len(items) // 8
     n_unknown = int(per_class * unknown_factor)
@@ -189,12 +206,22 @@ def mine_hard_negatives(model, d, rng, pool=3000, keep=1000):
     thirds sentence crops, one third wake-word clips, all from training
     speakers) with the current model, keep the `keep` with the highest
     probability of some command word."""
+    if RECIPE != "v4":
+        cands = [sentence_crop(d, rng) for _ in range(pool * 2 // 3)]
+        words = d["other_words_train"]
+        cands += [words[rng.randrange(len(words))] for _ in range(pool - len(cands))]
+        return score_candidates(model, cands, keep)
     cands = [sentence_crop(d, rng) for _ in range(pool // 2)]
     words = d["other_words_train"]
     cands += [words[rng.randrange(len(words))] for _ in range(pool // 5)]
     if "synth_unk_x" in d:
         cands += [placed(d["synth_unk_x"][i], rng) for i in synth_draw(d, rng, pool // 5)]
     cands += [d["unk_train"][rng.randrange(len(d["unk_train"]))] for _ in range(pool - len(cands))]
+    return score_candidates(model, cands, keep)
+
+
+@torch.no_grad()
+def score_candidates(model, cands, keep):
     model.eval()
     x = torch.from_numpy(np.stack(cands).astype(np.float32))
     p_cmd = torch.cat([torch.softmax(model.net(model.frontend(x[i:i + 256])), 1)[:, CMD_OFFSET:].sum(1)
@@ -231,6 +258,11 @@ def validation_set(d):
     items += [(x, UNKNOWN, "unknown_words") for x in d["unk_val"]]
     items += [(x, UNKNOWN, "other_wake_words") for x in d["other_val_words"]]
     items += [(x, UNKNOWN, "other_sentences") for x in d["other_val_sentences"]]
+    if RECIPE != "v4":
+        for _ in range(110):
+            crop = D.noise_crop(d["noise_val"], d["noise_val_bounds"], rng)
+            items.append((crop * rng.uniform(0.0, 1.0) ** 2, SILENCE, "silence"))
+        return items
     for k in range(165):
         crop = D.noise_crop(d["noise_val"], d["noise_val_bounds"], rng)
         if k % 3 == 0:
@@ -371,7 +403,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
         if mine_from and epoch + 1 >= mine_from:
             hard, p_hard = mine_hard_negatives(model, d, rng)
             hard_note = f" mined p(cmd) {p_hard:.3f}"
-            items = epoch_items(d, rng, unknown_factor, MINED_SHARES, len(hard))
+            items = epoch_items(d, rng, unknown_factor, MINED_SHARES if RECIPE == "v4" else MINED_SHARES_V31, len(hard))
         else:
             items = epoch_items(d, rng, unknown_factor)
         for b in range(0, len(items), 64):
@@ -454,13 +486,15 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--epochs", type=int, default=28)
+    ap.add_argument("--recipe", choices=["v3.1", "v4"], default="v3.1",
+                    help="v3.1: the shipped model (default); v4: synthetic words in every class, loud noise (not adopted)")
+    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1), 28 (v4)")
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snr-min", type=float, default=3.0, help="noise SNR drawn from [min, min+25] dB")
     ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
-    ap.add_argument("--synth", type=int, default=1, help="1: add words synthesised in the training voices (synth.py)")
+    ap.add_argument("--synth", type=int, help="1: add words synthesised in the training voices (synth.py); default: 1 for v4 only")
     ap.add_argument("--synth-cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-synth-train-v4.npz"))
     ap.add_argument("--unknown-factor", type=float, default=3.0,
                     help="`_unknown_` items per epoch, in units of an average command class")
@@ -469,6 +503,12 @@ def main():
     ap.add_argument("--narrowband", type=float, default=0.15,
                     help="share of speech items cut to telephone bandwidth (8 kHz AMR)")
     args = ap.parse_args()
+    global RECIPE
+    RECIPE = args.recipe
+    if args.epochs is None:
+        args.epochs = 28 if RECIPE == "v4" else 30
+    if args.synth is None:
+        args.synth = 1 if RECIPE == "v4" else 0
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
@@ -491,7 +531,7 @@ def main():
         checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
-            checkpoints, f"v4-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
+            checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
             f"-mine{args.mine_from}-nb{args.narrowband:g}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
@@ -509,7 +549,7 @@ def main():
         "params": sum(p.numel() for p in model.net.parameters()),
         "epochs": args.epochs, "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
-        "mine_from": args.mine_from, "narrowband": args.narrowband, "synth": args.synth,
+        "mine_from": args.mine_from, "narrowband": args.narrowband, "synth": args.synth, "recipe": RECIPE,
         ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
         "torch": torch.__version__,
     }
