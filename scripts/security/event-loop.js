@@ -8,8 +8,9 @@
 //   npm run build && node scripts/security/event-loop.js [--runs 3] [--limit 150] [--only opus,m4a]
 // Target: no block over 100 ms (the Audio Event Trigger runs in the process
 // that serves the editor and every webhook). Exits 1 when a case's median is
-// over --limit (the target plus a margin for a busy CI machine): a bound in a
-// jest test failed on an idle machine here (271 and 278 ms against 250).
+// over --limit (the target plus a margin for a busy CI machine; the hostile
+// corpus keeps the 250 ms it had): a bound in a jest test failed on an idle
+// machine here (271 and 278 ms against 250).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync } = require('node:fs');
@@ -115,6 +116,9 @@ function main() {
 		if (wanted('hostile')) {
 			cases.push({
 				id: 'hostile',
+				// Pathological inputs (decompression bombs, header lies, 55 cases in one process): its own
+				// bound stays the 250 ms it had in jest; measured 78-148 ms here.
+				limit: 250,
 				label: 'the hostile-input corpus through the node (scripts/security/hostile-corpus.js)',
 				run: () => runChild([path.join(__dirname, 'hostile-corpus.js'), '--json'], {}),
 			});
@@ -122,7 +126,7 @@ function main() {
 		for (const c of cases) {
 			const delays = [];
 			for (let r = 0; r < runs; r++) delays.push(c.run().maxDelayMs);
-			const row = { id: c.id, label: c.label, medianMs: median(delays), worstMs: Math.max(...delays), runs: delays };
+			const row = { id: c.id, label: c.label, medianMs: median(delays), worstMs: Math.max(...delays), runs: delays, limit: c.limit ?? limit };
 			rows.push(row);
 			console.log(
 				`${c.id.padEnd(8)} median ${row.medianMs.toFixed(0).padStart(4)} ms, worst ${row.worstMs.toFixed(0).padStart(4)} ms ` +
@@ -132,11 +136,11 @@ function main() {
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}
-	const over = rows.filter((r) => r.medianMs > limit);
+	const over = rows.filter((r) => r.medianMs > r.limit);
 	const overTarget = rows.filter((r) => r.worstMs > TARGET_MS);
 	console.log(
 		`longest event-loop block: target ${TARGET_MS} ms; ${overTarget.length ? `over it in some run: ${overTarget.map((r) => r.id).join(', ')}` : 'every run met it'}; ` +
-			`this check fails when a case's median is over ${limit} ms`,
+			`this check fails when a case's median is over ${limit} ms (the hostile corpus: 250 ms)`,
 	);
 	if (process.argv.includes('--json')) console.log('RESULT ' + JSON.stringify(rows));
 	if (over.length) {
