@@ -104,7 +104,7 @@ async function listenOnce(o: { until?: (s: ListenStatus[]) => boolean; now?: () 
 			events.push(e);
 		},
 		onStatus: (s) => {
-			if (s.kind !== 'window') statuses.push(s);
+			statuses.push(s);
 			if ((o.until ?? ((all) => all.some((x) => x.kind === 'disconnected')))(statuses)) stop.abort();
 		},
 	});

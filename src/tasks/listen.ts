@@ -47,7 +47,7 @@ export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 't
 	maxBackoffMs?: number;
 	signal: AbortSignal;
 	onEvent(e: HeardEvent): void | Promise<void>;
-	/** Connections, drops, skips, and each window's top label (for "what was heard"). */
+	/** Connections, drops, gaps and skips. */
 	onStatus?(s: ListenStatus): void;
 	/** Wall clock, ms (tests pass their own). */
 	now?: () => number;
@@ -70,15 +70,12 @@ export type ListenStatus =
 	| { kind: 'disconnected'; error?: string; hint?: string; waitMs: number; downSeconds: number }
 	| { kind: 'skipped'; seconds: number; lagSeconds: number }
 	/** The time the stream was away, as a gap on the stream's clock. */
-	| { kind: 'gap'; seconds: number; at: number }
-	| { kind: 'window'; at: number; label: string; score: number };
-
-const RATE_OUT = (spec: ModelSpec) => spec.samplingRate;
+	| { kind: 'gap'; seconds: number; at: number };
 
 /** Listens until the signal aborts (resolves) or the source gives up (rejects with its SourceError). */
 export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 	const now = o.now ?? Date.now;
-	const rate = RATE_OUT(spec);
+	const rate = spec.samplingRate;
 	const source = displayUrl(o.url);
 	const clipBefore = Math.max(0, o.clipBefore ?? 1);
 	const clipAfter = Math.max(0, o.clipAfter ?? 1);

@@ -52,7 +52,6 @@ interface Hit {
 
 export class StreamDetector {
 	private readonly hopS: number;
-	private readonly winS: number;
 	private pending = new Float32Array(0);
 	private pendingStart = 0; // absolute sample index of pending[0]
 	private received = 0;
@@ -64,15 +63,12 @@ export class StreamDetector {
 	private readonly lastEnd = new Map<string, number>();
 	private readonly energy: EnergyFrames;
 	readonly windows: Float64Array[] = [];
-	/** Windows scored so far. */
-	scored = 0;
 
 	constructor(
 		private readonly c: StreamDetectorConfig,
 		private readonly score: WindowScorer,
 	) {
 		this.hopS = c.hopSeconds ?? c.hopLen / c.rate;
-		this.winS = c.winLen / c.rate;
 		this.energy = new EnergyFrames(c.rate, c.keepEnergy ?? false);
 	}
 
@@ -160,10 +156,7 @@ export class StreamDetector {
 		this.batch = [];
 		const rows = await this.score(batch.map((b) => b.chunk));
 		const out: DetectedEvent[] = [];
-		rows.forEach((row, k) => {
-			this.scored++;
-			out.push(...this.onScores(batch[k].w, row));
-		});
+		rows.forEach((row, k) => out.push(...this.onScores(batch[k].w, row)));
 		return out;
 	}
 
@@ -245,11 +238,6 @@ export class StreamDetector {
 			}
 		}
 		return out;
-	}
-
-	/** Seconds of window length (for the caller's reports). */
-	get window(): number {
-		return this.winS;
 	}
 
 	/** What it holds now (memory is bounded by these, whatever the stream's length). */
