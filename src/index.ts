@@ -26,3 +26,7 @@ export {
 	zeroShotStats,
 	type ZeroShotClip,
 } from './tasks/zero-shot';
+export { listen, type HeardEvent, type ListenOptions, type ListenStatus } from './tasks/listen';
+export type { HeardWindow } from './tasks/detect-events';
+export { checkHttpUrl, displayUrl } from './audio/sources/http';
+export { SourceError } from './audio/sources/types';

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { resolveBuiltIn } from '../src/model/catalog';
 import { loadModelSpec } from '../src/model/spec';
 import { type HeardEvent, listen, type ListenStatus } from '../src/tasks/listen';
 import { describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
+import { startStreamServer, type StreamServer } from './helpers/stream-server';
 
 const { makeRecording } = require('../scripts/events/make-recording.js') as {
 	makeRecording: (o?: { seed?: number }) => { wav: Buffer; truth: Array<{ label: string; start: number; end: number; distractor: boolean }>; duration: number };
@@ -25,32 +26,7 @@ const { makeRecording } = require('../scripts/events/make-recording.js') as {
 const rec = makeRecording({ seed: 3 });
 const commands = rec.truth.filter((t) => !t.distractor);
 let mp3 = Buffer.alloc(0);
-let server: Server;
-let base: string;
-/** What the next connections do: the pace, and for each connection in turn where it starts and where it is cut. */
-let plan: { speed: number; connections?: Array<{ from: number; dropAt?: number }> } = { speed: 8 };
-let open = 0;
-
-/** Sends `bytes` at `speed` times real time (64 kb/s MP3: 8,000 bytes a second). */
-function pace(res: ServerResponse, bytes: Buffer, speed: number, dropAt?: number): void {
-	const perTick = Math.round((8000 * speed) / 50);
-	let at = 0;
-	const t = setInterval(() => {
-		if (dropAt !== undefined && at >= dropAt) {
-			clearInterval(t);
-			res.socket?.destroy();
-			return;
-		}
-		if (at >= bytes.length) {
-			clearInterval(t);
-			res.end();
-			return;
-		}
-		res.write(bytes.subarray(at, at + perTick));
-		at += perTick;
-	}, 20);
-	res.on('close', () => clearInterval(t));
-}
+let server: StreamServer;
 
 beforeAll(async () => {
 	if (systemFfmpeg) {
@@ -60,23 +36,11 @@ beforeAll(async () => {
 		mp3 = readFileSync(path.join(dir, 'out.mp3'));
 		rmSync(dir, { recursive: true, force: true });
 	}
-	server = createServer((req, res) => {
-		if (req.url !== '/live.mp3') {
-			res.writeHead(404).end();
-			return;
-		}
-		open++;
-		res.on('close', () => open--);
-		res.writeHead(200, { 'content-type': 'audio/mpeg', 'icy-name': 'test' });
-		const next = plan.connections?.shift() ?? { from: 0 };
-		pace(res, mp3.subarray(next.from), plan.speed, next.dropAt === undefined ? undefined : next.dropAt - next.from);
-	});
-	await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	// 64 kb/s MP3: 8,000 bytes a second.
+	server = await startStreamServer({ body: mp3, contentType: 'audio/mpeg', bytesPerSecond: 8000, path: '/live.mp3' });
 });
 afterAll(async () => {
-	server.closeAllConnections();
-	await new Promise((r) => server.close(r));
+	await server.close();
 	await sessionCache.clear();
 });
 
@@ -91,7 +55,7 @@ async function listenOnce(o: { until?: (s: ListenStatus[]) => boolean; now?: () 
 	const events: HeardEvent[] = [];
 	const statuses: ListenStatus[] = [];
 	const run = listen(builtIn(), {
-		url: o.url ?? `${base}/live.mp3`,
+		url: o.url ?? server.url,
 		device: 'cpu',
 		signal: stop.signal,
 		initialBackoffMs: 50,
@@ -118,10 +82,11 @@ function matched(events: HeardEvent[], offset = 0) {
 
 describeWithFfmpeg('listening to a live stream', () => {
 	it('an Icecast-style MP3 stream: each spoken command once, with its times, source and clip', async () => {
-		plan = { speed: 8 };
+		server.speed = 8;
+		server.plan = [];
 		const started = Date.now();
 		const { events, statuses } = await listenOnce();
-		expect(statuses[0]).toMatchObject({ kind: 'connected', url: `${base}/live.mp3`, contentType: 'audio/mpeg' });
+		expect(statuses[0]).toMatchObject({ kind: 'connected', url: server.url, contentType: 'audio/mpeg' });
 		expect(statuses.some((s) => s.kind === 'connected' && s.decoder === 'mp3 (mpg123-decoder)')).toBe(true);
 		const hits = matched(events);
 		const precision = events.filter((e) => commands.some((t) => t.label === e.label && e.start < t.end && e.end > t.start)).length / events.length;
@@ -129,7 +94,7 @@ describeWithFfmpeg('listening to a live stream', () => {
 		expect(precision).toBeGreaterThanOrEqual(0.9);
 		expect(hits.length / commands.length).toBeGreaterThanOrEqual(0.85);
 		for (const e of events) {
-			expect(e.source).toBe(`${base}/live.mp3`);
+			expect(e.source).toBe(server.url);
 			expect(e.model).toBe('speech-commands-dscnn');
 			expect(Date.parse(e.endedAt) - Date.parse(e.startedAt)).toBeCloseTo((e.end - e.start) * 1000, -1);
 			// 16 kHz 16-bit mono: the event and 0.5 s either side (less at the stream's very start).
@@ -141,7 +106,8 @@ describeWithFfmpeg('listening to a live stream', () => {
 
 	it('a connection dropped mid-stream reconnects (mid-frame), the time away is a gap, no event is doubled', async () => {
 		const cut = Math.floor(mp3.length * 0.45);
-		plan = { speed: 8, connections: [{ from: 0, dropAt: cut }, { from: cut }] };
+		server.speed = 8;
+		server.plan = [{ from: 0, dropAt: cut }, { from: cut }];
 		const { events, statuses } = await listenOnce({ until: (s) => s.filter((x) => x.kind === 'disconnected').length >= 2 });
 		const down = statuses.find((s) => s.kind === 'disconnected')!;
 		expect(down).toMatchObject({ kind: 'disconnected' });
@@ -165,7 +131,8 @@ describeWithFfmpeg('listening to a live stream', () => {
 	}, 60_000);
 
 	it('when classification falls behind the stream it skips ahead and says how much', async () => {
-		plan = { speed: 1 };
+		server.speed = 1;
+		server.plan = [];
 		// A clock running 4x fast: the stream seems to fall further behind every second.
 		const t0 = Date.now();
 		const fast = () => t0 + (Date.now() - t0) * 4;
@@ -176,11 +143,12 @@ describeWithFfmpeg('listening to a live stream', () => {
 	}, 60_000);
 
 	it('a stop ends listening at once and closes the connection', async () => {
-		plan = { speed: 1 };
+		server.speed = 1;
+		server.plan = [];
 		const stop = new AbortController();
 		let connected = 0;
 		const run = listen(builtIn(), {
-			url: `${base}/live.mp3`,
+			url: server.url,
 			device: 'cpu',
 			signal: stop.signal,
 			onEvent: () => undefined,
@@ -189,13 +157,13 @@ describeWithFfmpeg('listening to a live stream', () => {
 			},
 		});
 		while (connected < 2) await new Promise((r) => setTimeout(r, 20)); // connected, decoder open
-		expect(open).toBe(1);
+		expect(server.open()).toBe(1);
 		const t = Date.now();
 		stop.abort();
 		await run;
-		while (open > 0 && Date.now() - t < 2000) await new Promise((r) => setTimeout(r, 10));
+		while (server.open() > 0 && Date.now() - t < 2000) await new Promise((r) => setTimeout(r, 10));
 		// The server saw the connection go (waited for up to 2 s; it goes in a few ms).
-		expect(open).toBe(0);
+		expect(server.open()).toBe(0);
 	}, 30_000);
 
 	it('a web page instead of a stream is refused with what to do, not retried', async () => {

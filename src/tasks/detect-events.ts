@@ -54,6 +54,14 @@ export interface DetectOptions {
 }
 
 
+/** One window's top label, as the trigger reports what it heard. */
+export interface HeardWindow {
+	start: number;
+	end: number;
+	label: string;
+	score: number;
+}
+
 export interface WindowScores {
 	start: number;
 	end: number;
@@ -119,7 +127,7 @@ export function detectionWindow(spec: ModelSpec, options: Pick<DetectOptions, 'w
  */
 export function createDetector(
 	classifier: PreparedClassifier,
-	options: Omit<DetectOptions, 'device'> & { cooldown?: number },
+	options: Omit<DetectOptions, 'device'> & { cooldown?: number; onWindow?: (w: HeardWindow) => void },
 ): StreamDetector {
 	const spec = classifier.spec;
 	const { window, hop, threshold } = detectionWindow(spec, options);
@@ -143,6 +151,13 @@ export function createDetector(
 			perCall: classifier.batches ? batchSize : 1, // large models: one window per call
 			keepWindows: options.includeWindows,
 			keepEnergy: options.timeline,
+			onWindow: options.onWindow
+				? (start, row) => {
+						let best = 0;
+						for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+						options.onWindow!({ start, end: start + window, label: labelOf(spec.config, best), score: row[best] });
+					}
+				: undefined,
 		},
 		async (chunks) => {
 			const features: FeatureTensors[] = [];

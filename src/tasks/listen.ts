@@ -23,7 +23,7 @@ import type { Device } from '../inference/runtime';
 import type { ModelSpec } from '../model/spec';
 import { Slicer } from '../util/slicer';
 import { withClassifier } from './classifier';
-import { createDetector, defaultIgnored, type DetectOptions } from './detect-events';
+import { createDetector, defaultIgnored, type DetectOptions, type HeardWindow } from './detect-events';
 import type { DetectedEvent } from './types';
 
 export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 'threshold' | 'minDuration' | 'mergeGap' | 'functionToApply'> {
@@ -49,6 +49,8 @@ export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 't
 	onEvent(e: HeardEvent): void | Promise<void>;
 	/** Connections, drops, gaps and skips. */
 	onStatus?(s: ListenStatus): void;
+	/** Every window's top label (times on the stream's clock): what was heard, event or not. */
+	onWindow?(w: HeardWindow): void;
 	/** Wall clock, ms (tests pass their own). */
 	now?: () => number;
 }
@@ -86,7 +88,13 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 		const all = Object.values(spec.config.id2label ?? {});
 		const ignore = watch ? all.filter((l) => !watch.has(l)) : defaultIgnored(spec);
 		// batchSize 1: an event is handed out as soon as its windows are scored (latency over throughput).
-		const detector = createDetector(classifier, { ...o, ignoreLabels: ignore, batchSize: 1, cooldown: o.cooldown ?? 3 });
+		const detector = createDetector(classifier, {
+			...o,
+			ignoreLabels: ignore,
+			batchSize: 1,
+			cooldown: o.cooldown ?? 3,
+			onWindow: o.onWindow && ((w) => o.onWindow!(w)),
+		});
 		const ring = new ClipRing(Math.ceil((clipBefore + clipAfter + 30) * rate));
 		const waiting: DetectedEvent[] = []; // events whose clip needs audio still to come
 		let decoder: LiveDecoder | undefined;

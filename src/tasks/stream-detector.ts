@@ -40,6 +40,8 @@ export interface StreamDetectorConfig {
 	keepWindows?: boolean;
 	/** Keep the whole loudness curve (Detect Events' timeline image). */
 	keepEnergy?: boolean;
+	/** Every window's scores as they come (the trigger's "what was heard"). */
+	onWindow?: (start: number, row: Float64Array) => void;
 }
 
 /** Scores of windows, one row per window, in order. */
@@ -162,6 +164,7 @@ export class StreamDetector {
 
 	private onScores(w: number, row: Float64Array): DetectedEvent[] {
 		if (this.c.keepWindows) this.windows.push(row);
+		this.c.onWindow?.((w * this.c.hopLen) / this.c.rate, row);
 		const hits = new Map<number, number>();
 		if (this.c.multiLabel) {
 			row.forEach((s, i) => s >= this.c.threshold && !this.c.ignore.has(this.c.label(i)) && hits.set(i, s));

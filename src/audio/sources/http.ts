@@ -41,7 +41,7 @@ export function checkHttpUrl(url: string): URL {
 		throw new SourceError('The stream URL is not a valid URL', 'Enter the full address, e.g. https://radio.example.com/live.mp3.', false);
 	}
 	if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-		throw new SourceError(`The stream URL must start with http:// or https:// (it starts with ${u.protocol})`, 'Use the stream\'s web address; for RTSP, RTMP or SRT choose the FFmpeg source.', false);
+		throw new SourceError(`The stream URL must start with http:// or https:// (it starts with ${u.protocol})`, 'Use the stream\'s web address (Icecast, Shoutcast or a progressive HTTP stream). RTSP, RTMP and SRT sources are not supported yet.', false);
 	}
 	return u;
 }

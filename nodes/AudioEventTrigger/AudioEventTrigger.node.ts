@@ -1,0 +1,358 @@
+import type {
+	IDataObject,
+	INodeExecutionData,
+	INodeProperties,
+	INodeType,
+	INodeTypeDescription,
+	ITriggerFunctions,
+	ITriggerResponse,
+} from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { commonProperties } from '../AudioClassification/descriptions/common';
+import { searchModels } from '../AudioClassification/methods/listSearch';
+import { type HeardEvent, type HeardWindow, listen, type ListenStatus } from '../../src';
+import { authHeaders, checkedUrl, modelForTrigger, parseWatchedLabels, toTriggerError, type TriggerOptions } from './helpers';
+
+/** The model parameters of the Audio Classification node (Classify models), without its operation switch. */
+const modelProperties: INodeProperties[] = commonProperties
+	.filter((p) => ['modelSource', 'builtInModel', 'model', 'revision', 'modelPath'].includes(p.name))
+	.filter((p) => !p.displayOptions?.show?.operation) // the CLAP (Your Own Labels) variants
+	.map((p) => {
+		const hide = { ...(p.displayOptions?.hide ?? {}) };
+		delete hide.operation;
+		const displayOptions = p.displayOptions && { ...p.displayOptions, hide: Object.keys(hide).length ? hide : undefined };
+		if (displayOptions && !displayOptions.hide) delete displayOptions.hide;
+		return { ...p, displayOptions: displayOptions && Object.keys(displayOptions).length ? displayOptions : undefined };
+	});
+
+/** What "Listen for test event" remembers of the windows, to say what was heard when nothing fired. */
+const HEARD_WINDOWS = 40;
+
+export class AudioEventTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Audio Event Trigger',
+		name: 'audioEventTrigger',
+		icon: { light: 'file:audioEventTrigger.svg', dark: 'file:audioEventTrigger.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{"Listening to " + $parameter["url"]}}',
+		description: 'Starts the workflow when a command or sound is heard in a live audio stream',
+		eventTriggerDescription: 'Listening to the stream for a command or sound',
+		activationMessage: 'The stream is being listened to: every command or sound it hears starts one execution.',
+		defaults: { name: 'Audio Event Trigger' },
+		inputs: [],
+		outputs: ['main'],
+		credentials: [
+			// n8n's own generic credentials (as the Webhook node uses them), not credentials of this package.
+			// eslint-disable-next-line n8n-nodes-base/node-class-description-credentials-name-unsuffixed
+			{ name: 'httpBasicAuth', required: true, displayOptions: { show: { authentication: ['basicAuth'] } } },
+			{ name: 'httpHeaderAuth', required: true, displayOptions: { show: { authentication: ['headerAuth'] } } },
+			{ name: 'huggingFaceHubApi', required: false, displayOptions: { show: { modelSource: ['huggingFaceHub'] } } },
+		],
+		properties: [
+			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{
+						name: 'HTTP(S) Stream',
+						value: 'http',
+						description: 'Icecast, Shoutcast or a progressive HTTP stream: MP3, AAC (ADTS) or Ogg Opus, decoded without FFmpeg',
+					},
+				],
+				default: 'http',
+			},
+			{
+				displayName: 'Stream URL',
+				name: 'url',
+				type: 'string',
+				default: '',
+				required: true,
+				placeholder: 'e.g. https://radio.example.com/live.mp3',
+				description: 'The address of the audio stream (http or https)',
+			},
+			{
+				displayName: 'Authentication',
+				name: 'authentication',
+				type: 'options',
+				options: [
+					{ name: 'Basic Auth', value: 'basicAuth' },
+					{ name: 'Header Auth', value: 'headerAuth' },
+					{ name: 'None', value: 'none' },
+				],
+				default: 'none',
+				description: 'Sent to the stream\'s own host only, never to a host it redirects to',
+			},
+			...modelProperties,
+			{
+				displayName: 'Labels to Watch',
+				name: 'labels',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. stop, go',
+				description: 'Comma-separated labels that start the workflow. Empty: every label of the model that is not silence, unknown or noise.',
+			},
+			{
+				displayName: 'Threshold',
+				name: 'threshold',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2 },
+				default: 0.85,
+				description:
+					'Score a window\'s label needs. 0.85 suits the built-in command model (its card: other speech and noise then trigger under 1%); lower it for models whose scores run lower.',
+			},
+			{
+				displayName: 'Cooldown (Seconds)',
+				name: 'cooldown',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 3,
+				description: 'After an event, the same label does not start the workflow again for this long, so one "stop" is one execution',
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add option',
+				default: {},
+				options: [
+					{
+						displayName: 'Clip After (Seconds)',
+						name: 'clipAfter',
+						type: 'number',
+						typeOptions: { minValue: 0, maxValue: 10 },
+						default: 1,
+						description: 'Seconds of audio after the event in the attached clip',
+					},
+					{
+						displayName: 'Clip Before (Seconds)',
+						name: 'clipBefore',
+						type: 'number',
+						typeOptions: { minValue: 0, maxValue: 10 },
+						default: 1,
+						description: 'Seconds of audio before the event in the attached clip (both 0: no clip)',
+					},
+					{
+						displayName: 'Clip Output Field',
+						name: 'binaryPropertyName',
+						type: 'string',
+						default: 'data',
+						description: 'The binary field the event\'s WAV clip is put in',
+					},
+					{
+						displayName: 'Hop (Seconds)',
+						name: 'hop',
+						type: 'number',
+						typeOptions: { minValue: 0, numberPrecision: 3 },
+						default: 0,
+						description: 'Seconds between window starts. 0: the trigger\'s default, 0.1 s for the built-in command model, else a quarter of the window.',
+					},
+					{
+						displayName: 'Max Lag (Seconds)',
+						name: 'maxLag',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 5,
+						description: 'When classification falls this far behind the stream (slow model, busy machine), audio is skipped to catch up and the seconds skipped are logged',
+					},
+					{
+						displayName: 'Merge Gap (Seconds)',
+						name: 'mergeGap',
+						type: 'number',
+						typeOptions: { minValue: 0, numberPrecision: 3 },
+						default: 0,
+						description: 'Windows of one label closer than this are one event. 0: one hop. A larger gap delays each execution by as much.',
+					},
+					{
+						displayName: 'Minimum Duration (Seconds)',
+						name: 'minDuration',
+						type: 'number',
+						typeOptions: { minValue: 0, numberPrecision: 2 },
+						default: 0,
+						description: 'Events shorter than this do not start the workflow',
+					},
+					{
+						displayName: 'Stall Timeout (Seconds)',
+						name: 'stallTimeout',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 15,
+						description: 'A connection that sends no audio for this long is dropped and reconnected',
+					},
+					{
+						displayName: 'Test Timeout (Seconds)',
+						name: 'testTimeout',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 60,
+						description: 'How long "Listen for test event" waits for an event; when none comes, the error says what was heard meanwhile',
+					},
+					{
+						displayName: 'Threads',
+						name: 'threads',
+						type: 'number',
+						typeOptions: { minValue: 0 },
+						default: 0,
+						description: 'ONNX Runtime threads for this trigger (0: its default)',
+					},
+					{
+						displayName: 'Window (Seconds)',
+						name: 'window',
+						type: 'number',
+						typeOptions: { minValue: 0, numberPrecision: 3 },
+						default: 0,
+						description: 'Seconds of audio per classification. 0: the model\'s own span (1 s for the built-in command model).',
+					},
+				],
+			},
+		],
+	};
+
+	methods = { listSearch: { searchModels } };
+
+	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		const node = this.getNode();
+		const url = checkedUrl(this);
+		const headers = await authHeaders(this);
+		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const spec = await modelForTrigger(this);
+		const labels = parseWatchedLabels(this, spec);
+		const threshold = this.getNodeParameter('threshold', 0.85) as number;
+		const cooldown = this.getNodeParameter('cooldown', 3) as number;
+		const manual = this.getMode() === 'manual';
+		const field = (options.binaryPropertyName || 'data').trim();
+		const controller = new AbortController();
+		const heard: HeardWindow[] = [];
+		let timer: NodeJS.Timeout | undefined;
+		let running: Promise<void> | undefined;
+
+		const toItem = async (e: HeardEvent): Promise<INodeExecutionData> => {
+			const json: IDataObject = {
+				label: e.label,
+				score: e.score,
+				meanScore: e.meanScore,
+				startedAt: e.startedAt,
+				endedAt: e.endedAt,
+				duration: Math.round((e.end - e.start) * 1000) / 1000,
+				streamOffset: e.streamOffset,
+				source: e.source,
+				model: e.model,
+			};
+			if (!e.clip) return { json };
+			const stamp = e.startedAt.replace(/[:.]/g, '-');
+			const binary = await this.helpers.prepareBinaryData(e.clip, `${e.label}-${stamp}.wav`, 'audio/wav');
+			return { json, binary: { [field]: binary } };
+		};
+		const onStatus = (s: ListenStatus) => {
+			const source = displayOf(url);
+			if (s.kind === 'connected' && s.decoder) this.logger.info(`Audio Event Trigger: listening to ${source} (${s.decoder})`);
+			else if (s.kind === 'disconnected')
+				this.logger.warn(`Audio Event Trigger: ${source} disconnected${s.error ? ` (${s.error})` : ''}; reconnecting in ${(s.waitMs / 1000).toFixed(1)} s`);
+			else if (s.kind === 'skipped')
+				this.logger.warn(`Audio Event Trigger: classification fell ${s.lagSeconds.toFixed(1)} s behind ${source}; skipped ${s.seconds.toFixed(1)} s of audio to catch up`);
+			else if (s.kind === 'gap') this.logger.info(`Audio Event Trigger: ${source} was away ${s.seconds.toFixed(1)} s`);
+		};
+		const start = () => {
+			running = listen(spec, {
+				url,
+				headers,
+				device: 'cpu',
+				threads: options.threads || undefined,
+				labels,
+				threshold,
+				cooldown,
+				window: options.window || undefined,
+				hop: options.hop || defaultHop(spec),
+				mergeGap: options.mergeGap || undefined,
+				minDuration: options.minDuration || 0,
+				clipBefore: options.clipBefore ?? 1,
+				clipAfter: options.clipAfter ?? 1,
+				stallMs: (options.stallTimeout || 15) * 1000,
+				maxLagSeconds: options.maxLag || 5,
+				signal: controller.signal,
+				onStatus,
+				onWindow: manual
+					? (w) => {
+							heard.push(w);
+							if (heard.length > HEARD_WINDOWS) heard.shift();
+						}
+					: undefined,
+				onEvent: async (e) => {
+					if (manual && controller.signal.aborted) return; // the test already has its event
+					// this.emit is looked up at each event: n8n replaces it for a manual test after trigger() returns.
+					this.emit([[await toItem(e)]]);
+					if (manual) stop();
+				},
+			}).catch((error: unknown) => {
+				if (controller.signal.aborted) return;
+				// The source gave up (401/403/404, not an audio stream): n8n's trigger error reporting.
+				this.emitError(toTriggerError(node, error));
+			});
+		};
+		const stop = () => {
+			clearTimeout(timer);
+			controller.abort();
+		};
+		const closeFunction = async () => {
+			stop();
+			// The connection, timers and the decoder close at once; the model's last windows may take a moment.
+			await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+		};
+		if (!manual) {
+			start();
+			return { closeFunction };
+		}
+		const seconds = options.testTimeout || 60;
+		const manualTriggerFunction = async () => {
+			start();
+			timer = setTimeout(() => {
+				stop();
+				this.emitError(
+					new NodeOperationError(node, `No event was heard in ${seconds} s`, {
+						description: whatWasHeard(heard, threshold, labels),
+					}),
+				);
+			}, seconds * 1000);
+		};
+		return { closeFunction, manualTriggerFunction };
+	}
+}
+
+/** The trigger reacts sooner than Detect Events: for the built-in command model, windows every 0.1 s. */
+function defaultHop(spec: { config: { id2label?: Record<string, string> } }): number | undefined {
+	const labels = Object.values(spec.config.id2label ?? {});
+	return labels.some((l) => /^_?(silence|unknown)_?$/i.test(l)) ? 0.1 : undefined;
+}
+
+function displayOf(url: string): string {
+	try {
+		const u = new URL(url);
+		u.username = '';
+		u.password = '';
+		u.search = '';
+		return u.toString();
+	} catch {
+		return '(the stream)';
+	}
+}
+
+/** The timeout's description: the top labels of the last windows, so the threshold can be tuned. */
+export function whatWasHeard(heard: HeardWindow[], threshold: number, labels: string[] | undefined): string {
+	if (!heard.length) return 'No audio was classified: check that the stream plays (it may be silent, or still connecting).';
+	const counts = new Map<string, { n: number; best: number }>();
+	for (const w of heard) {
+		const c = counts.get(w.label) ?? { n: 0, best: 0 };
+		c.n++;
+		c.best = Math.max(c.best, w.score);
+		counts.set(w.label, c);
+	}
+	const summary = [...counts]
+		.sort((a, b) => b[1].n - a[1].n)
+		.map(([label, c]) => `${label} (${c.n} of ${heard.length} windows, best score ${c.best.toFixed(2)})`)
+		.join(', ');
+	const watched = labels?.length ? `the labels watched (${labels.join(', ')})` : 'a label that is not silence, unknown or noise';
+	return `Heard in the last ${heard.length} windows: ${summary}. An event needs ${watched} at a score of at least ${threshold}: lower the Threshold, or check Labels to Watch.`;
+}

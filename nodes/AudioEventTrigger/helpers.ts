@@ -1,0 +1,123 @@
+/** The trigger's n8n glue: URL, credentials, model, labels, and errors in n8n's terms. */
+import type { INode, ITriggerFunctions } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import {
+	AudioClassificationError,
+	checkHttpUrl,
+	type DtypeChoice,
+	loadModelSpec,
+	type ModelSpec,
+	renderSettings,
+	resolveBuiltIn,
+} from '../../src';
+import { allowedPath, assertModelFilesAllowed } from '../AudioClassification/helpers/fileAccess';
+import { downloadForNode } from '../AudioClassification/helpers/hub';
+
+export interface TriggerOptions {
+	binaryPropertyName?: string;
+	clipAfter?: number;
+	clipBefore?: number;
+	hop?: number;
+	maxLag?: number;
+	mergeGap?: number;
+	minDuration?: number;
+	stallTimeout?: number;
+	testTimeout?: number;
+	threads?: number;
+	window?: number;
+}
+
+export function checkedUrl(ctx: ITriggerFunctions): string {
+	const url = String(ctx.getNodeParameter('url', '')).trim();
+	if (!url) throw new NodeOperationError(ctx.getNode(), 'Stream URL is empty', { description: 'Enter the address of the audio stream, e.g. https://radio.example.com/live.mp3.' });
+	try {
+		checkHttpUrl(url);
+	} catch (error) {
+		throw toTriggerError(ctx.getNode(), error);
+	}
+	return url;
+}
+
+/** n8n's generic credentials as request headers (sent to the stream's own origin only: sources/http.ts). */
+export async function authHeaders(ctx: ITriggerFunctions): Promise<Record<string, string> | undefined> {
+	const kind = ctx.getNodeParameter('authentication', 'none') as string;
+	if (kind === 'basicAuth') {
+		const c = (await ctx.getCredentials('httpBasicAuth')) as { user?: string; password?: string };
+		return { authorization: `Basic ${Buffer.from(`${c.user ?? ''}:${c.password ?? ''}`).toString('base64')}` };
+	}
+	if (kind === 'headerAuth') {
+		const c = (await ctx.getCredentials('httpHeaderAuth')) as { name?: string; value?: string };
+		const name = (c.name ?? '').trim();
+		if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+			throw new NodeOperationError(ctx.getNode(), 'The Header Auth credential has no valid header name', {
+				description: 'Open the credential and enter a header name such as Authorization or X-Api-Key.',
+			});
+		}
+		return { [name.toLowerCase()]: c.value ?? '' };
+	}
+	return undefined;
+}
+
+/** The model, from the same sources as the Audio Classification node (Classify models). */
+export async function modelForTrigger(ctx: ITriggerFunctions): Promise<ModelSpec> {
+	const source = ctx.getNodeParameter('modelSource', 'builtIn') as string;
+	const dtype: DtypeChoice = 'auto';
+	try {
+		if (source === 'localFolder') {
+			const ref = String(ctx.getNodeParameter('modelPath', '')).trim();
+			if (!ref) throw new NodeOperationError(ctx.getNode(), 'Model Folder is empty', { description: 'Enter the absolute path of a model folder in Hugging Face Hub layout.' });
+			// n8n gives triggers no file-access helpers: the same settings are applied here (mirror).
+			const dir = await allowedPath(ctx, 0, ref, 'model folder', true);
+			const spec = loadModelSpec(dir, dtype, ref);
+			assertModelFilesAllowed(ctx, 0, spec, true);
+			return spec;
+		}
+		if (source === 'huggingFaceHub') {
+			const repoId = String(ctx.getNodeParameter('model', '', { extractValue: true })).trim();
+			const revision = String(ctx.getNodeParameter('revision', 'main') || 'main').trim();
+			const { dir } = await downloadForNode(ctx, { repoId, revision, dtype });
+			return loadModelSpec(dir, dtype, repoId);
+		}
+		const { dir, model } = resolveBuiltIn(ctx.getNodeParameter('builtInModel', 'speech-commands-dscnn') as string);
+		return loadModelSpec(dir, dtype, model.id);
+	} catch (error) {
+		throw toTriggerError(ctx.getNode(), error);
+	}
+}
+
+/** Labels to Watch, checked against the model's labels (a typo would otherwise never fire). */
+export function parseWatchedLabels(ctx: ITriggerFunctions, spec: ModelSpec): string[] | undefined {
+	const raw = String(ctx.getNodeParameter('labels', '') ?? '');
+	const labels = raw.split(',').map((l) => l.trim()).filter(Boolean);
+	if (!labels.length) return undefined;
+	const known = Object.values(spec.config.id2label ?? {});
+	const byLower = new Map(known.map((l) => [l.toLowerCase(), l]));
+	const out: string[] = [];
+	for (const l of labels) {
+		const match = known.includes(l) ? l : byLower.get(l.toLowerCase());
+		if (!match) {
+			const sample = known.length > 30 ? `${known.slice(0, 30).join(', ')}, ... (${known.length} in all)` : known.join(', ');
+			throw new NodeOperationError(ctx.getNode(), `"${l.slice(0, 80)}" is not a label of ${spec.name}`, {
+				description: `Labels to Watch must be labels the model has: ${sample}.`,
+			});
+		}
+		out.push(match);
+	}
+	return out;
+}
+
+const UI_NAMES = {
+	endpoint: "the Hugging Face Hub credential's Endpoint URL",
+	offline: 'HF_HUB_OFFLINE',
+	device: 'the device',
+	backend: 'the backend',
+} as const;
+
+export function toTriggerError(node: INode, error: unknown): NodeOperationError {
+	if (error instanceof NodeOperationError) return error;
+	if (error instanceof AudioClassificationError) {
+		return new NodeOperationError(node, renderSettings(error.messageTemplate, UI_NAMES), { description: renderSettings(error.hintTemplate, UI_NAMES) });
+	}
+	return new NodeOperationError(node, error as Error);
+}
