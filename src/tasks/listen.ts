@@ -36,7 +36,7 @@ export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 't
 	labels?: string[];
 	/** Per label, seconds after an event during which the same label is not reported again (default 3). */
 	cooldown?: number;
-	/** Seconds of audio before and after the event in its clip (default 1 and 1; 0 and 0: no clip). */
+	/** Seconds of audio before and after the event in its clip (default 1 and 0.5; 0 and 0: no clip). An event is handed out once its clip is complete. */
 	clipBefore?: number;
 	clipAfter?: number;
 	/** Give up a connection that sends nothing for this long (default 15 s). */
@@ -74,13 +74,15 @@ export type ListenStatus =
 	/** The time the stream was away, as a gap on the stream's clock. */
 	| { kind: 'gap'; seconds: number; at: number };
 
+type Stamped = DetectedEvent & { startedAt: string; endedAt: string };
+
 /** Listens until the signal aborts (resolves) or the source gives up (rejects with its SourceError). */
 export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 	const now = o.now ?? Date.now;
 	const rate = spec.samplingRate;
 	const source = displayUrl(o.url);
 	const clipBefore = Math.max(0, o.clipBefore ?? 1);
-	const clipAfter = Math.max(0, o.clipAfter ?? 1);
+	const clipAfter = Math.max(0, o.clipAfter ?? 0.5);
 	const maxLag = o.maxLagSeconds ?? 5;
 	const watch = o.labels?.length ? new Set(o.labels) : undefined;
 	// No signal here: a stop ends the source (below), and the windows already received are still scored.
@@ -96,7 +98,7 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			onWindow: o.onWindow && ((w) => o.onWindow!(w)),
 		});
 		const ring = new ClipRing(Math.ceil((clipBefore + clipAfter + 30) * rate));
-		const waiting: DetectedEvent[] = []; // events whose clip needs audio still to come
+		const waiting: Stamped[] = []; // events whose clip needs audio still to come
 		let decoder: LiveDecoder | undefined;
 		let resampler: StreamingResampler | undefined;
 		let head: Buffer[] = [];
@@ -107,16 +109,31 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 		let lastDown = 0;
 		let lastArrival = now();
 
-		const wallAt = (t: number) => new Date(lastArrival - (detector.duration - t) * 1000).toISOString();
-		const emit = async (e: DetectedEvent) => {
+		/**
+		 * Wall-clock times, fixed when the detector hands the event out: the audio received so far
+		 * (`duration` seconds on the stream's clock) ended arriving at `arrival`. Not when the event
+		 * is emitted: by then a gap (a reconnect) may have moved the stream's clock on.
+		 */
+		const stamp = (events: DetectedEvent[], duration = detector.duration, arrival = lastArrival): Stamped[] =>
+			events.map((e) => ({
+				...e,
+				startedAt: new Date(arrival - (duration - e.start) * 1000).toISOString(),
+				endedAt: new Date(arrival - (duration - e.end) * 1000).toISOString(),
+			}));
+		const gap = async (seconds: number) => {
+			const [duration, arrival] = [detector.duration, lastArrival];
+			waiting.push(...stamp(await detector.gap(seconds), duration, arrival));
+		};
+		const emit = async (e: Stamped) => {
 			const clip = clipBefore + clipAfter > 0 ? ring.wav(Math.max(0, e.start - clipBefore), e.end + clipAfter, rate) : undefined;
-			await o.onEvent({ ...e, startedAt: wallAt(e.start), endedAt: wallAt(e.end), streamOffset: e.start, source, model: spec.name, clip });
+			await o.onEvent({ ...e, streamOffset: e.start, source, model: spec.name, clip });
 		};
 		const flushWaiting = async (force = false) => {
 			while (waiting.length && (force || detector.duration >= waiting[0].end + clipAfter)) await emit(waiting.shift()!);
 		};
-		const feed = async (block: Float32Array) => {
-			lastArrival = now();
+		/** `arrived`: false for the resampler's tail at a disconnect (it came with the last bytes, not now). */
+		const feed = async (block: Float32Array, arrived = true) => {
+			if (arrived) lastArrival = now();
 			audioSinceConnect += block.length / rate;
 			const lag = (lastArrival - connectedAt) / 1000 - audioSinceConnect;
 			const behind = lag > maxLag || (skipping > 0 && lag > maxLag / 2);
@@ -126,17 +143,17 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 				const seconds = skipping / rate;
 				skipping = 0;
 				o.onStatus?.({ kind: 'skipped', seconds, lagSeconds: lag });
-				waiting.push(...(await detector.gap(seconds)));
+				await gap(seconds);
 				ring.skip(Math.round(seconds * rate));
 				await flushWaiting(true);
 			}
 			if (behind) return;
 			ring.push(block);
-			waiting.push(...(await detector.push(block)));
+			waiting.push(...stamp(await detector.push(block)));
 			await flushWaiting();
 		};
 		const closeDecoder = async () => {
-			if (resampler) await feed(resampler.flush());
+			if (resampler) await feed(resampler.flush(), false);
 			resampler = undefined;
 			await decoder?.close();
 			decoder = undefined;
@@ -154,7 +171,7 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 						// The time the stream was away: a gap on the detector's clock.
 						const down = (now() - lastDown) / 1000;
 						o.onStatus?.({ kind: 'gap', seconds: down, at: detector.duration });
-						waiting.push(...(await detector.gap(down)));
+						await gap(down);
 						ring.skip(Math.round(down * rate));
 						await flushWaiting(true);
 					}
@@ -200,7 +217,7 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			await closeDecoder().catch(() => undefined);
 		}
 		// Stopped: the events already complete are still handed out.
-		waiting.push(...(await detector.end()));
+		waiting.push(...stamp(await detector.end()));
 		await flushWaiting(true);
 	});
 }

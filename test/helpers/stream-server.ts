@@ -27,6 +27,8 @@ export interface StreamServer {
 	open(): number;
 	/** Requests received (every attempt), with their headers. */
 	requests: IncomingHttpHeaders[];
+	/** Connections that got the stream: the byte they started at and when (ms): when byte b went out is at + (b - from) / rate. */
+	served: Array<{ from: number; at: number; rate: number }>;
 	/** What the next connections do, in turn; after them, `fallback`. */
 	plan: ConnectionPlan[];
 	fallback: ConnectionPlan;
@@ -42,6 +44,7 @@ export async function startStreamServer(o: { body: Buffer; contentType: string; 
 		url: '',
 		open: () => open,
 		requests: [],
+		served: [],
 		plan: [],
 		fallback: {},
 		speed: o.speed ?? 1,
@@ -65,6 +68,7 @@ export async function startStreamServer(o: { body: Buffer; contentType: string; 
 		res.on('close', () => open--);
 		// As Icecast answers: one stream per connection, none kept alive.
 		res.writeHead(200, { 'content-type': o.contentType, 'icy-name': 'test stream', connection: 'close' });
+		state.served.push({ from: next.from ?? 0, at: Date.now(), rate: o.bytesPerSecond * state.speed });
 		pace(res, o.body, o.bytesPerSecond * state.speed, next);
 	});
 	await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -72,10 +76,11 @@ export async function startStreamServer(o: { body: Buffer; contentType: string; 
 	return state;
 }
 
-/** Sends `body` from `plan.from` at `rate` bytes a second, in 20 ms ticks. */
+/** Sends `body` from `plan.from` at `rate` bytes a second, every 20 ms what is due by the clock (late timers do not slow it). */
 function pace(res: ServerResponse, body: Buffer, rate: number, plan: ConnectionPlan): void {
-	const perTick = Math.max(1, Math.round(rate / 50));
-	let at = plan.from ?? 0;
+	const from = plan.from ?? 0;
+	const started = Date.now();
+	let at = from;
 	let garbageSent = false;
 	const t = setInterval(() => {
 		if (plan.dropAt !== undefined && at >= plan.dropAt) {
@@ -95,8 +100,10 @@ function pace(res: ServerResponse, body: Buffer, rate: number, plan: ConnectionP
 			for (let i = 0; i < junk.length; i++) junk[i] = (i * 131 + 17) & 0xff;
 			res.write(junk);
 		}
-		res.write(body.subarray(at, at + perTick));
-		at += perTick;
+		let due = from + Math.floor(((Date.now() - started) / 1000) * rate);
+		for (const limit of [plan.dropAt, plan.stallAt]) if (limit !== undefined && limit > at) due = Math.min(due, limit);
+		if (due > at) res.write(body.subarray(at, due));
+		at = Math.max(at, due);
 	}, 20);
 	res.on('close', () => clearInterval(t));
 }

@@ -1,0 +1,119 @@
+/**
+ * The Audio Event Trigger in a real n8n (`n8n start`, the workflow published so
+ * it is active from start-up): examples/stream-commands-to-actions.json listens
+ * to a loopback Icecast-style MP3 stream of known commands over noise, played
+ * at real time, which drops once, answers 503 twice and stalls once. Each
+ * execution writes the event's clip (label and wall-clock start in its name).
+ * Measured: precision and recall, both edges within 0.25 s, and the latency
+ * from a word's end leaving the server to its execution writing its file.
+ * TRIGGER_E2E_DUMP=<file.json> writes the events, connections and n8n's log, for diagnosis.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { startStreamServer, type StreamServer } from '../helpers/stream-server';
+import { type N8nInstance, prepareN8n } from './n8n-instance';
+
+const { makeRecording } = require('../../scripts/events/make-recording.js') as {
+	makeRecording: (o?: { seed?: number }) => { wav: Buffer; truth: Array<{ label: string; start: number; end: number; distractor: boolean }>; duration: number };
+};
+
+const rec = makeRecording({ seed: 3 });
+const commands = rec.truth.filter((t) => !t.distractor);
+// The trigger's default cooldown (3 s) drops a word that starts within 3 s of the end of the same word before it.
+const expected = commands.filter((t, i) => !commands.slice(0, i).some((p) => p.label === t.label && t.start < p.end + 3));
+
+let n8n: N8nInstance;
+let stream: StreamServer;
+let child: ChildProcess | undefined;
+let mp3: Buffer;
+
+beforeAll(async () => {
+	const dir = mkdtempSync(path.join(tmpdir(), 'trigger-e2e-'));
+	writeFileSync(path.join(dir, 'in.wav'), rec.wav);
+	execFileSync('/usr/bin/ffmpeg', ['-v', 'error', '-i', path.join(dir, 'in.wav'), '-c:a', 'libmp3lame', '-b:a', '64k', '-f', 'mp3', path.join(dir, 'out.mp3')]);
+	mp3 = readFileSync(path.join(dir, 'out.mp3'));
+	rmSync(dir, { recursive: true, force: true });
+	stream = await startStreamServer({ body: mp3, contentType: 'audio/mpeg', bytesPerSecond: 8000, path: '/live.mp3' });
+	n8n = prepareN8n();
+});
+
+afterAll(async () => {
+	child?.kill('SIGKILL');
+	await stream?.close();
+	n8n?.cleanup();
+});
+
+it('example 6: stream -> Audio Event Trigger -> Switch -> actions, through a drop, two 503s and a stall', async () => {
+	const byteAt = (seconds: number) => Math.round((seconds / rec.duration) * mp3.length);
+	// Cut in the pauses between words: a drop at 12.4 s, a stall at 21.0 s.
+	const dropAt = byteAt(12.4);
+	const stallAt = byteAt(21.0);
+	stream.plan = [{ from: 0, dropAt }, { status: 503 }, { status: 503 }, { from: dropAt, stallAt }, { from: stallAt }];
+	stream.fallback = { status: 503 }; // after the recording: down
+	n8n.importExample('stream-commands-to-actions.json', 'exampleStream001', (wf) => {
+		const trigger = (wf.nodes as Array<{ type: string; parameters: Record<string, unknown> }>).find((n) => n.type.endsWith('audioEventTrigger'))!;
+		trigger.parameters.url = stream.url;
+		trigger.parameters.options = { stallTimeout: 3 };
+	});
+	n8n.n8n(['publish:workflow', '--id=exampleStream001']);
+	child = await n8n.start(5689);
+	let log = '';
+	child.stdout?.on('data', (c: Buffer) => (log += c.toString()));
+	child.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+	// Every connection of the plan, then the stream's end, then a few seconds for the last executions.
+	const deadline = Date.now() + 180_000;
+	while (Date.now() < deadline && (stream.plan.length > 0 || stream.open() > 0)) await new Promise((r) => setTimeout(r, 250));
+	await new Promise((r) => setTimeout(r, 5000));
+
+	/** When the byte holding `seconds` of the recording left the server (ms). */
+	const sentAt = (seconds: number) => {
+		const b = byteAt(seconds);
+		const c = [...stream.served].reverse().find((s) => s.from <= b)!;
+		return c.at + ((b - c.from) / c.rate) * 1000;
+	};
+	const files = readdirSync(n8n.outDir).filter((f) => f.endsWith('.wav'));
+	const events = files.map((f) => {
+		const m = /^([a-z_]+)_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z)_([\d.]+)s\.wav$/.exec(f);
+		expect(m).not.toBeNull();
+		const started = Date.parse(m![2].replace(/T(\d\d)-(\d\d)-(\d\d)/, 'T$1:$2:$3'));
+		return { label: m![1], started, ended: started + Number(m![3]) * 1000, written: statSync(path.join(n8n.outDir, f)).mtimeMs };
+	});
+	if (process.env.TRIGGER_E2E_DUMP) {
+		writeFileSync(process.env.TRIGGER_E2E_DUMP, JSON.stringify({ events, served: stream.served, commands, expected: expected.map((t) => [t.label, sentAt(t.start), sentAt(t.end)]), bytes: mp3.length, duration: rec.duration, log }, null, 1));
+	}
+	const overlaps = (e: (typeof events)[0], t: (typeof commands)[0]) => e.label === t.label && e.started < sentAt(t.end) && e.ended > sentAt(t.start);
+	const precision = events.filter((e) => commands.some((t) => overlaps(e, t))).length / events.length;
+	const found = expected.map((t) => ({ t, e: events.find((e) => overlaps(e, t)) })).filter((x) => x.e);
+	const recall = found.length / expected.length;
+	const edges = found.filter(({ t, e }) => Math.abs(e!.started - sentAt(t.start)) <= 250 && Math.abs(e!.ended - sentAt(t.end)) <= 250);
+	// Latency where the stream went on after the word: an execution needs the clip's 0.5 s after it
+	// and the detector a window past it (1.5 s in all here); a word the stream broke off after
+	// waits for the reconnect (reported apart).
+	const steady = (t: (typeof commands)[0]) => ![12.4, 21.0].some((cut) => t.end <= cut && t.end + 1.5 > cut);
+	const latency = ({ t, e }: (typeof found)[0]) => e!.written - sentAt(t.end);
+	const latencies = found.filter(({ t }) => steady(t)).map(latency).sort((a, b) => a - b);
+	const broken = found.filter(({ t }) => !steady(t)).map((x) => `${x.t.label} at ${x.t.end} s: ${latency(x).toFixed(0)} ms`);
+	const p90 = latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.9) - 1)];
+	console.log(
+		`trigger e2e: ${events.length} executions for ${expected.length} commands; precision ${precision.toFixed(2)}, recall ${recall.toFixed(2)}, ` +
+			`${edges.length}/${found.length} with both edges within 0.25 s; latency word end -> clip written: median ${latencies[latencies.length >> 1].toFixed(0)} ms, ` +
+			`p90 ${p90.toFixed(0)} ms, max ${latencies[latencies.length - 1].toFixed(0)} ms (${latencies.length} words); words the stream broke off after: ${broken.join(', ') || 'none'}; ` +
+			`connections ${stream.requests.length}`,
+	);
+	expect(stream.served).toHaveLength(3); // the three that carried audio, the two 503s between
+	expect(precision).toBeGreaterThanOrEqual(0.9);
+	expect(recall).toBeGreaterThanOrEqual(0.9);
+	expect(edges.length / found.length).toBeGreaterThanOrEqual(0.9);
+	expect(p90).toBeLessThanOrEqual(1500);
+	expect(log).toMatch(/Audio Event Trigger: listening to http:\/\/127\.0\.0\.1:\d+\/live\.mp3 \(mp3/);
+	expect(log).toMatch(/disconnected/);
+
+	// Stopping n8n closes the stream's connection.
+	child.kill('SIGTERM');
+	await new Promise((r) => child!.once('exit', r));
+	child = undefined;
+	expect(stream.open()).toBe(0);
+}, 400_000);
