@@ -206,6 +206,7 @@ describe('live HTTP source', () => {
 	});
 
 	it('shows URLs without credentials', () => {
-		expect(displayUrl('https://user:pw@radio.example.com:8000/live.mp3?x=1#f')).toBe('https://radio.example.com:8000/live.mp3?x=1');
+		expect(displayUrl('https://user:pw@radio.example.com:8000/live.mp3?x=1#f')).toBe('https://radio.example.com:8000/live.mp3?x=***');
+		expect(displayUrl('https://radio.example.com/live?token=s3cret&ch=2')).toBe('https://radio.example.com/live?token=***&ch=***');
 	});
 });

@@ -11,7 +11,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { commonProperties } from '../AudioClassification/descriptions/common';
 import { searchModels } from '../AudioClassification/methods/listSearch';
-import { type HeardEvent, type HeardWindow, listen, type ListenStatus } from '../../src';
+import { displayUrl, type HeardEvent, type HeardWindow, listen, type ListenStatus } from '../../src';
 import { authHeaders, checkedUrl, modelForTrigger, parseWatchedLabels, toTriggerError, type TriggerOptions } from './helpers';
 
 /** The model parameters of the Audio Classification node (Classify models), without its operation switch. */
@@ -247,7 +247,7 @@ export class AudioEventTrigger implements INodeType {
 			return { json, binary: { [field]: binary } };
 		};
 		const onStatus = (s: ListenStatus) => {
-			const source = displayOf(url);
+			const source = displayUrl(url);
 			if (s.kind === 'connected' && s.decoder) this.logger.info(`Audio Event Trigger: listening to ${source} (${s.decoder})`);
 			else if (s.kind === 'disconnected')
 				this.logger.warn(`Audio Event Trigger: ${source} disconnected${s.error ? ` (${s.error})` : ''}; reconnecting in ${(s.waitMs / 1000).toFixed(1)} s`);
@@ -325,18 +325,6 @@ export class AudioEventTrigger implements INodeType {
 function defaultHop(spec: { config: { id2label?: Record<string, string> } }): number | undefined {
 	const labels = Object.values(spec.config.id2label ?? {});
 	return labels.some((l) => /^_?(silence|unknown)_?$/i.test(l)) ? 0.1 : undefined;
-}
-
-function displayOf(url: string): string {
-	try {
-		const u = new URL(url);
-		u.username = '';
-		u.password = '';
-		u.search = '';
-		return u.toString();
-	} catch {
-		return '(the stream)';
-	}
 }
 
 /** The timeout's description: the top labels of the last windows, so the threshold can be tuned. */

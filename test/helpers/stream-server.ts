@@ -55,7 +55,7 @@ export async function startStreamServer(o: { body: Buffer; contentType: string; 
 	};
 	const server: Server = createServer((req, res) => {
 		state.requests.push(req.headers);
-		if (req.url !== route) {
+		if (req.url?.split('?')[0] !== route) {
 			res.writeHead(404).end();
 			return;
 		}

@@ -19,13 +19,18 @@ export interface HttpSourceOptions {
 	signal: AbortSignal;
 }
 
-/** The URL as it may be shown: no user name or password, no fragment. */
+/**
+ * The URL as it may be shown (logs, errors, the trigger's `source`): no user name or password,
+ * no fragment, and query values masked (stream servers often take a token there).
+ */
 export function displayUrl(url: string): string {
 	try {
 		const u = new URL(url);
 		u.username = '';
 		u.password = '';
 		u.hash = '';
+		const keys = [...u.searchParams.keys()];
+		u.search = keys.length ? `?${keys.map((k) => `${encodeURIComponent(k)}=***`).join('&')}` : '';
 		return u.toString();
 	} catch {
 		return '(an invalid URL)';
