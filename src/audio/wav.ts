@@ -206,7 +206,7 @@ export function wavAlwaysFinite(info: WavInfo): boolean {
 
 export type SampleReader = (buffer: Buffer, offset: number) => number;
 
-function sampleReader(format: number, bits: number): SampleReader {
+export function sampleReader(format: number, bits: number): SampleReader {
 	if (format === FORMAT_PCM) {
 		if (bits === 8) return (b, o) => (b[o] - 128) / 128;
 		if (bits === 16) return (b, o) => b.readInt16LE(o) / 32768;

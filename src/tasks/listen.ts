@@ -153,10 +153,11 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			await flushWaiting();
 		};
 		const closeDecoder = async () => {
-			if (resampler) await feed(resampler.flush(), false);
-			resampler = undefined;
+			// The decoder first: what it still holds (a Vorbis page, a FLAC frame) goes through the resampler.
 			await decoder?.close();
 			decoder = undefined;
+			if (resampler) await feed(resampler.flush(), false);
+			resampler = undefined;
 			head = [];
 			headBytes = 0;
 		};

@@ -2,8 +2,9 @@
  * Decoders for live streams, whose bytes arrive without end: the same
  * in-process decoders as for files, kept open and fed as bytes come, state
  * carried from one chunk to the next. MP3 (mpg123), ADTS AAC (FFmpeg's
- * decoder, frames split here) and Ogg Opus (libopus, pages read here);
- * the format is recognised from the first bytes. Mono PCM goes to `onPcm`
+ * decoder, frames split here), Ogg Opus (libopus, pages read here), Ogg
+ * Vorbis (libvorbis), FLAC (libFLAC) and WAV (PCM read here; a live WAV
+ * declares no end); the format is recognised from the first bytes. Mono PCM goes to `onPcm`
  * (at the stream's rate) as it is decoded. Buffers hold at most one frame
  * or page that is still arriving (bounded by MAX_PENDING).
  */
@@ -12,11 +13,12 @@ import { Slicer } from '../../util/slicer';
 import { keepLoopAlive } from '../../util/keep-alive';
 import { ASC_RATES, isAdts, pushFrames } from './aac';
 import { decodePackets, LibavSession, type LibavPacket } from './libav';
-import { isOpusHead } from './ogg';
+import { isOpusHead, oggCodec } from './ogg';
 import { OpusStream, parseOpusHead } from './opus';
 import { MonoSink } from './sink';
 import type { DecodeContext } from './types';
-import { isMp3, liveMp3 } from './wasm';
+import { isMp3, liveWasm, type StreamingDecoder } from './wasm';
+import { isWav, readWavInfo, sampleReader } from '../wav';
 
 /** Bytes waiting for the rest of a frame or page; more means the stream is not what it claimed. */
 const MAX_PENDING = 256 * 1024;
@@ -31,13 +33,18 @@ export interface LiveDecoder {
 
 export type PcmHandler = (mono: Float32Array, rate: number) => Promise<void>;
 
-/** What the first bytes are: 'mp3', 'adts', 'ogg-opus', or undefined (not enough bytes yet, or not a live format). */
-export function sniffLive(head: Buffer): 'mp3' | 'adts' | 'ogg-opus' | 'ogg-other' | undefined {
+export type LiveKind = 'mp3' | 'adts' | 'ogg-opus' | 'ogg-vorbis' | 'flac' | 'wav' | 'ogg-other';
+
+/** What the first bytes are, or undefined (not enough bytes yet, or not a live format). */
+export function sniffLive(head: Buffer): LiveKind | undefined {
 	if (head.length >= 4 && head.toString('latin1', 0, 4) === 'OggS') {
 		const packet = 27 + (head.length > 26 ? head[26] : 0);
 		if (head.length < packet + 8) return undefined;
-		return isOpusHead(head.subarray(packet, packet + 8)) ? 'ogg-opus' : 'ogg-other';
+		const codec = oggCodec(head);
+		return codec === 'opus' ? 'ogg-opus' : codec === 'vorbis' ? 'ogg-vorbis' : 'ogg-other';
 	}
+	if (head.length >= 4 && head.toString('latin1', 0, 4) === 'fLaC') return 'flac';
+	if (isWav(head)) return 'wav';
 	if (isAdts(head)) return 'adts';
 	if (isMp3(head)) return 'mp3';
 	return undefined;
@@ -70,39 +77,164 @@ export async function openLiveDecoder(head: Buffer, onPcm: PcmHandler): Promise<
 	}
 	switch (kind) {
 		case 'mp3':
-			return await mp3Live(onPcm);
+			return await wasmLive('mp3', 'mp3 (mpg123-decoder)', onPcm);
+		case 'flac':
+			return await wasmLive('flac', 'flac (@wasm-audio-decoders/flac)', onPcm);
+		case 'ogg-vorbis':
+			return await wasmLive('vorbis', 'ogg-vorbis (@wasm-audio-decoders/ogg-vorbis)', onPcm);
+		case 'wav':
+			return wavLive(head, onPcm);
 		case 'adts':
 			return adtsLive(onPcm);
 		case 'ogg-opus':
 			return oggOpusLive(onPcm);
 		case 'ogg-other':
-			throw new AudioDecodeError('This Ogg stream is not Opus (Ogg Vorbis and FLAC are not decoded live yet)', 'Use an MP3, AAC or Ogg Opus stream, or the FFmpeg source.', { kind: 'liveFormat' });
+			throw new AudioDecodeError('This Ogg stream is neither Opus nor Vorbis (Ogg FLAC is not decoded live)', 'Use an MP3, AAC, Ogg Opus/Vorbis, FLAC or WAV stream, or the FFmpeg source.', { kind: 'liveFormat' });
 		default:
-			throw new AudioDecodeError('The stream is not audio this can decode live (MP3, AAC/ADTS or Ogg Opus)', 'Check the address points at the audio itself (not a web page or a playlist); for other formats use the FFmpeg source.', {
+			throw new AudioDecodeError('The stream is not audio this can decode live (MP3, AAC/ADTS, Ogg Opus/Vorbis, FLAC or WAV)', 'Check the address points at the audio itself (not a web page); for an .m3u8 playlist choose the HLS source, for other formats the FFmpeg source.', {
 				kind: 'liveFormat',
 			});
 	}
 }
 
-async function mp3Live(onPcm: PcmHandler): Promise<LiveDecoder> {
-	const decoder = liveMp3();
-	await keepLoopAlive(decoder.ready);
+/**
+ * MP3, FLAC, Ogg Vorbis: the wasm-audio-decoders keep their state between chunks (codec-parser
+ * finds the frames). After junk mid-stream codec-parser can lose the stream for good (FLAC:
+ * nothing more comes out, no error): when bytes keep arriving and no audio comes out for
+ * about 1.5 s worth of them, a fresh decoder takes over, primed with the stream's headers only
+ * (FLAC's metadata, Vorbis's header pages: a primer with audio frames in it makes codec-parser
+ * refuse what follows), so the stream goes on without a reconnect.
+ */
+async function wasmLive(kind: 'mp3' | 'flac' | 'vorbis', name: string, onPcm: PcmHandler): Promise<LiveDecoder> {
 	const sink = new MonoSink(liveContext(onPcm));
+	let decoder: StreamingDecoder = liveWasm(kind);
+	await keepLoopAlive(decoder.ready);
+	const header: Buffer[] = []; // the bytes up to the first audio that came out: the stream's headers
+	let headerBytes = 0;
+	let bytesIn = 0;
+	let secondsOut = 0;
+	let sinceOutput = 0;
 	let freed = false;
+	const free = (d: StreamingDecoder) => {
+		try {
+			d.free();
+		} catch {
+			// a trapped instance: dropped either way
+		}
+	};
+	const resync = async () => {
+		free(decoder);
+		decoder = liveWasm(kind);
+		await keepLoopAlive(decoder.ready);
+		const prefix = headerPrefix(kind, Buffer.concat(header));
+		if (prefix.length) await decoder.decode(prefix);
+		sinceOutput = 0;
+	};
 	return {
-		name: 'mp3 (mpg123-decoder)',
+		name,
 		async push(bytes) {
-			const r = await decoder.decode(bytes);
-			if (r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+			// Slices of at most 16 KB: one call is a few ms of work, whatever the chunk the network gave.
+			for (let at = 0; at < bytes.length; at += 16384) {
+				const slice = bytes.subarray(at, Math.min(bytes.length, at + 16384));
+				if (!secondsOut) {
+					header.push(Buffer.from(slice));
+					headerBytes += slice.length;
+					if (headerBytes > MAX_PENDING) throw new AudioDecodeError(`No audio came out of the first ${Math.round(headerBytes / 1024)} KB of the ${kind.toUpperCase()} stream`, 'Check the stream; it is reconnected.', { kind: 'liveGarbage' });
+				}
+				const r = await decoder.decode(slice);
+				bytesIn += slice.length;
+				if (r.samplesDecoded > 0) {
+					secondsOut += r.samplesDecoded / r.sampleRate;
+					sinceOutput = 0;
+					await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
+					continue;
+				}
+				sinceOutput += slice.length;
+				if (secondsOut > 0 && sinceOutput > Math.max(16384, (1.5 * bytesIn) / secondsOut)) {
+					await resync();
+				}
+			}
 		},
 		async close() {
 			if (freed) return;
 			freed = true;
 			try {
-				decoder.free();
+				// What the decoder still holds (a Vorbis page, the last FLAC frame) is audio that arrived.
+				const r = decoder.flush ? await decoder.flush() : undefined;
+				if (r && r.samplesDecoded > 0) await sink.push(r.channelData, r.samplesDecoded, r.sampleRate);
 			} catch {
-				// a trapped instance: dropped either way
+				// the stream ended inside a frame: nothing more to hand on
+			} finally {
+				free(decoder);
 			}
+		},
+	};
+}
+
+/** The bytes of a stream's headers, without any audio: what a fresh decoder needs to pick the stream up mid-way. */
+export function headerPrefix(kind: 'mp3' | 'flac' | 'vorbis', head: Buffer): Buffer {
+	if (kind === 'flac') {
+		// "fLaC", then metadata blocks (1 byte flags/type, 3 bytes length), the last one flagged.
+		let o = 4;
+		while (o + 4 <= head.length) {
+			const last = head[o] & 0x80;
+			o += 4 + head.readUIntBE(o + 1, 3);
+			if (last) return o <= head.length ? head.subarray(0, o) : Buffer.alloc(0);
+		}
+		return Buffer.alloc(0);
+	}
+	if (kind === 'vorbis') {
+		// Ogg pages up to the first one with a granule position: the identification, comment and setup headers.
+		let o = 0;
+		while (o + 27 <= head.length && head.toString('latin1', o, o + 4) === 'OggS') {
+			if (head.readUInt32LE(o + 6) !== 0 || head.readUInt32LE(o + 10) !== 0) return head.subarray(0, o);
+			const segments = head[o + 26];
+			if (o + 27 + segments > head.length) break;
+			let size = 0;
+			for (let i = 0; i < segments; i++) size += head[o + 27 + i];
+			o += 27 + segments + size;
+		}
+		return Buffer.alloc(0);
+	}
+	return Buffer.alloc(0);
+}
+
+/** WAV: the header from the first bytes, then interleaved frames (a frame cut between chunks waits for its rest). */
+function wavLive(head: Buffer, onPcm: PcmHandler): LiveDecoder {
+	const info = readWavInfo(head);
+	if (info.channels > 8) throw new AudioDecodeError(`The WAV stream declares ${info.channels} channels`, 'Stream mono or stereo audio.', { kind: 'liveFormat' });
+	const read = sampleReader(info.format, info.bitsPerSample);
+	const sink = new MonoSink(liveContext(onPcm));
+	let skip = info.dataStart; // header bytes still to pass
+	let pending: Buffer = Buffer.alloc(0);
+	const channels = Array.from({ length: info.channels }, () => new Float32Array(0));
+	return {
+		name: 'wav',
+		async push(bytes) {
+			let chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+			if (skip > 0) {
+				const n = Math.min(skip, chunk.length);
+				skip -= n;
+				chunk = chunk.subarray(n);
+			}
+			const data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+			// 0.25 s of frames at most per block: a large chunk is handed on in pieces.
+			const per = Math.max(1, Math.floor(info.sampleRate / 4));
+			let at = 0;
+			while (data.length - at >= info.blockAlign) {
+				const frames = Math.min(per, Math.floor((data.length - at) / info.blockAlign));
+				for (let c = 0; c < info.channels; c++) if (channels[c].length < frames) channels[c] = new Float32Array(per);
+				for (let i = 0; i < frames; i++) {
+					const o = at + i * info.blockAlign;
+					for (let c = 0; c < info.channels; c++) channels[c][i] = read(data, o + c * info.bytes);
+				}
+				await sink.push(channels, frames, info.sampleRate);
+				at += frames * info.blockAlign;
+			}
+			pending = Buffer.from(data.subarray(at));
+		},
+		async close() {
+			pending = Buffer.alloc(0);
 		},
 	};
 }

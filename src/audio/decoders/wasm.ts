@@ -199,9 +199,9 @@ export function isMp3(head: Buffer): boolean {
 	return head.length >= 2 && head[0] === 0xff && (head[1] & 0xe0) === 0xe0 && ((head[1] >> 1) & 3) !== 0 && ((head[1] >> 3) & 3) !== 1;
 }
 
-/** A new MP3 decoder for a live stream (mpg123 keeps its state between chunks); free() it when done. */
-export function liveMp3(): StreamingDecoder {
-	return load.mp3();
+/** A new decoder for a live stream (it keeps its state between chunks); free() it when done. */
+export function liveWasm(kind: 'mp3' | 'flac' | 'vorbis'): StreamingDecoder {
+	return load[kind]();
 }
 
 export const mp3Decoder = streamingEntry('mp3', 'MP3', isMp3, 'mp3 (mpg123-decoder)', load.mp3);
