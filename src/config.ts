@@ -94,6 +94,14 @@ export function ffmpegPathFromEnv(): string | undefined {
 	return process.env.FFMPEG_PATH || undefined;
 }
 
+/**
+ * Whether the Audio Event Trigger's FFmpeg source may open local capture devices (alsa:, pulse:,
+ * avfoundation:, dshow:): a microphone on the n8n host is an instance decision, off by default.
+ */
+export function captureDevicesAllowed(): boolean {
+	return /^(1|true|yes|on)$/i.test(process.env[ENV_PREFIX + 'CAPTURE_DEVICES']?.trim() ?? '');
+}
+
 /** Seconds ffmpeg may run for one item. */
 export function ffmpegTimeoutMs(): number {
 	return envNumber('FFMPEG_TIMEOUT_S', 120) * 1000;

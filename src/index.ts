@@ -26,7 +26,8 @@ export {
 	zeroShotStats,
 	type ZeroShotClip,
 } from './tasks/zero-shot';
-export { listen, type HeardEvent, type ListenOptions, type ListenStatus } from './tasks/listen';
+export { listen, sourceDisplay, type HeardEvent, type ListenOptions, type ListenStatus, type SourceKind } from './tasks/listen';
+export { ffmpegTarget } from './audio/sources/ffmpeg';
 export type { HeardWindow } from './tasks/detect-events';
 export { checkHttpUrl, displayUrl } from './audio/sources/http';
 export { SourceError } from './audio/sources/types';

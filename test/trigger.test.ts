@@ -265,6 +265,22 @@ describe('Audio Event Trigger: checked at activation', () => {
 		expect((error as Error).message).toMatch(/must start with http:\/\/ or https:\/\/ \(it starts with file:\)/);
 	});
 
+	it('Source FFmpeg: local files, concat: and capture devices are refused when the workflow is activated', async () => {
+		for (const [url, pattern] of [
+			['file:///etc/passwd', /The FFmpeg source does not open file: addresses/],
+			['concat:/etc/passwd|/etc/hosts', /does not open concat: addresses/],
+			['alsa:default', /Capture devices \(alsa:\) are not enabled on this n8n instance/],
+		] as const) {
+			const h = triggerContext({ url, source: 'ffmpeg' });
+			const error = await new AudioEventTrigger().trigger.call(h.ctx).catch((e: Error) => e);
+			expect((error as Error).message).toMatch(pattern);
+		}
+		// Header Auth has no place in an RTSP address.
+		const h = triggerContext({ url: 'rtsp://127.0.0.1:9/cam', source: 'ffmpeg', authentication: 'headerAuth' }, { credentials: { httpHeaderAuth: { name: 'X-Key', value: 'k' } } });
+		const error = await new AudioEventTrigger().trigger.call(h.ctx).catch((e: Error) => e);
+		expect((error as Error).message).toMatch(/rtsp:\/\/ streams take no Header Auth/);
+	});
+
 	it('Model Folder follows n8n\'s file-access settings, which n8n does not hand to triggers', async () => {
 		const saved = process.env.N8N_RESTRICT_FILE_ACCESS_TO;
 		const allowed = mkdtempSync(path.join(tmpdir(), 'allowed-'));

@@ -11,8 +11,8 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { commonProperties } from '../AudioClassification/descriptions/common';
 import { searchModels } from '../AudioClassification/methods/listSearch';
-import { displayUrl, type HeardEvent, type HeardWindow, listen, type ListenStatus } from '../../src';
-import { authHeaders, checkedUrl, modelForTrigger, parseWatchedLabels, toTriggerError, type TriggerOptions } from './helpers';
+import { type HeardEvent, type HeardWindow, listen, type ListenStatus, sourceDisplay } from '../../src';
+import { authHeaders, checkedUrl, modelForTrigger, parseWatchedLabels, sourceKind, toTriggerError, type TriggerOptions } from './helpers';
 
 /** The model parameters of the Audio Classification node (Classify models), without its operation switch. */
 const modelProperties: INodeProperties[] = commonProperties
@@ -58,9 +58,19 @@ export class AudioEventTrigger implements INodeType {
 				noDataExpression: true,
 				options: [
 					{
+						name: 'FFmpeg (RTSP, RTMP, SRT, ...)',
+						value: 'ffmpeg',
+						description: 'Cameras and other network streams FFmpeg opens (needs FFmpeg where n8n runs); no local files',
+					},
+					{
+						name: 'HLS Playlist (.M3u8)',
+						value: 'hls',
+						description: 'HTTP Live Streaming: AAC or MP3 in MPEG-TS, packed audio or fragmented MP4, read without FFmpeg',
+					},
+					{
 						name: 'HTTP(S) Stream',
 						value: 'http',
-						description: 'Icecast, Shoutcast or a progressive HTTP stream: MP3, AAC (ADTS) or Ogg Opus, decoded without FFmpeg',
+						description: 'Icecast, Shoutcast or a progressive HTTP stream: MP3, AAC (ADTS), Ogg Opus/Vorbis, FLAC or WAV, decoded without FFmpeg',
 					},
 				],
 				default: 'http',
@@ -72,7 +82,7 @@ export class AudioEventTrigger implements INodeType {
 				default: '',
 				required: true,
 				placeholder: 'e.g. https://radio.example.com/live.mp3',
-				description: 'The address of the audio stream (http or https)',
+				description: 'The address of the audio stream: http(s) for an HTTP stream or an HLS playlist; rtsp://, rtmp://, srt:// or http(s) for FFmpeg',
 			},
 			{
 				displayName: 'Authentication',
@@ -215,8 +225,10 @@ export class AudioEventTrigger implements INodeType {
 
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		const node = this.getNode();
-		const url = checkedUrl(this);
+		const source = sourceKind(this);
+		checkedUrl(this, source);
 		const headers = await authHeaders(this);
+		const url = checkedUrl(this, source, headers);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
 		const spec = await modelForTrigger(this);
 		const labels = parseWatchedLabels(this, spec);
@@ -247,17 +259,18 @@ export class AudioEventTrigger implements INodeType {
 			return { json, binary: { [field]: binary } };
 		};
 		const onStatus = (s: ListenStatus) => {
-			const source = displayUrl(url);
-			if (s.kind === 'connected' && s.decoder) this.logger.info(`Audio Event Trigger: listening to ${source} (${s.decoder})`);
+			const shown = sourceDisplay(url, source);
+			if (s.kind === 'connected' && s.decoder) this.logger.info(`Audio Event Trigger: listening to ${shown} (${s.decoder})`);
 			else if (s.kind === 'disconnected')
-				this.logger.warn(`Audio Event Trigger: ${source} disconnected${s.error ? ` (${s.error})` : ''}; reconnecting in ${(s.waitMs / 1000).toFixed(1)} s`);
+				this.logger.warn(`Audio Event Trigger: ${shown} disconnected${s.error ? ` (${s.error})` : ''}; reconnecting in ${(s.waitMs / 1000).toFixed(1)} s`);
 			else if (s.kind === 'skipped')
-				this.logger.warn(`Audio Event Trigger: classification fell ${s.lagSeconds.toFixed(1)} s behind ${source}; skipped ${s.seconds.toFixed(1)} s of audio to catch up`);
-			else if (s.kind === 'gap') this.logger.info(`Audio Event Trigger: ${source} was away ${s.seconds.toFixed(1)} s`);
+				this.logger.warn(`Audio Event Trigger: classification fell ${s.lagSeconds.toFixed(1)} s behind ${shown}; skipped ${s.seconds.toFixed(1)} s of audio to catch up`);
+			else if (s.kind === 'gap') this.logger.info(`Audio Event Trigger: ${shown} was away ${s.seconds.toFixed(1)} s`);
 		};
 		const start = () => {
 			running = listen(spec, {
 				url,
+				source,
 				headers,
 				device: 'cpu',
 				threads: options.threads || undefined,

@@ -6,10 +6,12 @@ import {
 	AudioClassificationError,
 	checkHttpUrl,
 	type DtypeChoice,
+	ffmpegTarget,
 	loadModelSpec,
 	type ModelSpec,
 	renderSettings,
 	resolveBuiltIn,
+	type SourceKind,
 } from '../../src';
 import { allowedPath, assertModelFilesAllowed } from '../AudioClassification/helpers/fileAccess';
 import { downloadForNode } from '../AudioClassification/helpers/hub';
@@ -28,11 +30,18 @@ export interface TriggerOptions {
 	window?: number;
 }
 
-export function checkedUrl(ctx: ITriggerFunctions): string {
+export function sourceKind(ctx: ITriggerFunctions): SourceKind {
+	const kind = ctx.getNodeParameter('source', 'http') as string;
+	return kind === 'hls' || kind === 'ffmpeg' ? kind : 'http';
+}
+
+/** The URL, checked for its source before anything connects: http(s) for HTTP and HLS; a network protocol (or an allowed capture device) for FFmpeg. */
+export function checkedUrl(ctx: ITriggerFunctions, kind: SourceKind = sourceKind(ctx), headers?: Record<string, string>): string {
 	const url = String(ctx.getNodeParameter('url', '')).trim();
 	if (!url) throw new NodeOperationError(ctx.getNode(), 'Stream URL is empty', { description: 'Enter the address of the audio stream, e.g. https://radio.example.com/live.mp3.' });
 	try {
-		checkHttpUrl(url);
+		if (kind === 'ffmpeg') ffmpegTarget(url, headers);
+		else checkHttpUrl(url);
 	} catch (error) {
 		throw toTriggerError(ctx.getNode(), error);
 	}

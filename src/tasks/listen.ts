@@ -14,6 +14,8 @@
  */
 import { openLiveDecoder, type LiveDecoder } from '../audio/decoders/live';
 import { StreamingResampler } from '../audio/resample';
+import { openFfmpeg } from '../audio/sources/ffmpeg';
+import { openHls } from '../audio/sources/hls';
 import { displayUrl, openHttp } from '../audio/sources/http';
 import { runLive } from '../audio/sources/live';
 import { SourceError } from '../audio/sources/types';
@@ -26,8 +28,13 @@ import { withClassifier } from './classifier';
 import { createDetector, defaultIgnored, type DetectOptions, type HeardWindow } from './detect-events';
 import type { DetectedEvent } from './types';
 
+/** Where the audio comes from: a progressive HTTP(S) stream, an HLS playlist, or anything ffmpeg opens. */
+export type SourceKind = 'http' | 'hls' | 'ffmpeg';
+
 export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 'threshold' | 'minDuration' | 'mergeGap' | 'functionToApply'> {
 	url: string;
+	/** Default 'http'. */
+	source?: SourceKind;
 	headers?: Record<string, string>;
 	device: Device;
 	backend?: BackendChoice;
@@ -80,7 +87,7 @@ type Stamped = DetectedEvent & { startedAt: string; endedAt: string };
 export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 	const now = o.now ?? Date.now;
 	const rate = spec.samplingRate;
-	const source = displayUrl(o.url);
+	const source = sourceDisplay(o.url, o.source);
 	const clipBefore = Math.max(0, o.clipBefore ?? 1);
 	const clipAfter = Math.max(0, o.clipAfter ?? 0.5);
 	const maxLag = o.maxLagSeconds ?? 5;
@@ -161,12 +168,18 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			head = [];
 			headBytes = 0;
 		};
+		const hlsResume = {}; // where the playlist was left: a reconnect goes on from there
 		try {
 			await runLive({
 				signal: o.signal,
 				initialBackoffMs: o.initialBackoffMs,
 				maxBackoffMs: o.maxBackoffMs,
-				open: (signal) => openHttp({ url: o.url, headers: o.headers, stallMs: o.stallMs ?? 15_000, signal }),
+				open: (signal) => {
+					const stallMs = o.stallMs ?? 15_000;
+					if (o.source === 'ffmpeg') return openFfmpeg({ url: o.url, headers: o.headers, samplingRate: rate, stallMs, signal });
+					if (o.source === 'hls') return openHls({ url: o.url, headers: o.headers, stallMs, signal, resume: hlsResume });
+					return openHttp({ url: o.url, headers: o.headers, stallMs, signal });
+				},
 				onConnect: async (c) => {
 					if (lastDown) {
 						// The time the stream was away: a gap on the detector's clock.
@@ -182,6 +195,8 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 				},
 				onBytes: async (chunk) => {
 					if (!decoder) {
+						// The stream's clock starts with its first bytes (ffmpeg probes a stream for seconds before writing any).
+						if (!headBytes) connectedAt = now();
 						head.push(Buffer.from(chunk));
 						headBytes += chunk.length;
 						if (headBytes < 4096) return;
@@ -221,6 +236,11 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 		waiting.push(...stamp(await detector.end()));
 		await flushWaiting(true);
 	});
+}
+
+/** How a source may be shown: a URL without credentials or query values; a capture device (alsa:default) as it is. */
+export function sourceDisplay(url: string, kind: SourceKind = 'http'): string {
+	return kind === 'ffmpeg' && /^[a-z]+:(?!\/\/)/i.test(url.trim()) ? url.trim() : displayUrl(url);
 }
 
 /** The last `capacity` samples, with absolute positions, for event clips. */

@@ -46,7 +46,7 @@ const child = (buf: Buffer, parent: Box, type: string) => {
  * objectTypeIndication (0x40 AAC, 0x69/0x6B MP3, ...) and, for AAC, the
  * AudioSpecificConfig's core rate (0 when absent).
  */
-function esdsInfo(buf: Buffer, esds: Box): { objectType: number; rate: number } {
+export function esdsInfo(buf: Buffer, esds: Box): { objectType: number; rate: number; asc?: Buffer } {
 	let o = esds.start + 4; // version, flags
 	const descriptor = (tag: number): number => {
 		if (o >= esds.end || buf[o] !== tag) return -1;
@@ -67,12 +67,14 @@ function esdsInfo(buf: Buffer, esds: Box): { objectType: number; rate: number } 
 	if (descriptor(0x04) < 0 || o >= esds.end) return { objectType: 0, rate: 0 };
 	const objectType = buf[o];
 	o += 13;
-	if (descriptor(0x05) < 2 || o + 5 > esds.end) return { objectType, rate: 0 };
+	const ascLength = descriptor(0x05);
+	if (ascLength < 2 || o + 5 > esds.end) return { objectType, rate: 0 };
+	const asc = buf.subarray(o, Math.min(esds.end, o + ascLength));
 	const aot = buf[o] >> 3;
 	let index = ((buf[o] & 7) << 1) | (buf[o + 1] >> 7);
 	if (aot === 31) index = (buf[o + 1] >> 1) & 15;
-	if (index === 15) return { objectType, rate: ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7) };
-	return { objectType, rate: ASC_RATES[index] ?? 0 };
+	if (index === 15) return { objectType, asc, rate: ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7) };
+	return { objectType, asc, rate: ASC_RATES[index] ?? 0 };
 }
 
 const MP3_OBJECT_TYPES = new Set([0x69, 0x6b]);
