@@ -142,6 +142,20 @@ describeWithFfmpeg('listening to a live stream', () => {
 		expect(skipped.seconds).toBeGreaterThan(0);
 	}, 60_000);
 
+	it('8 KB of garbage mid-stream (a broken relay): the words after it are still heard, on the same connection', async () => {
+		server.speed = 8;
+		const at = Math.floor(mp3.length * 0.5);
+		server.plan = [{ from: 0, garbageAt: at, garbageBytes: 8192 }];
+		const { events, statuses } = await listenOnce();
+		// One connection to the end: the garbage did not need a reconnect.
+		expect(statuses.filter((s) => s.kind === 'connected' && s.attempt > 0)).toHaveLength(1);
+		const half = rec.duration * 0.5;
+		const after = commands.filter((t) => t.start > half + 1.5);
+		const heard = after.filter((t) => events.some((e) => e.label === t.label && Math.abs(e.start - t.start) <= 1));
+		console.log(`listen: garbage at ${half.toFixed(1)} s: ${heard.length}/${after.length} of the commands after it heard`);
+		expect(heard.length).toBeGreaterThanOrEqual(Math.ceil(after.length * 0.8));
+	}, 60_000);
+
 	it('a stop ends listening at once and closes the connection', async () => {
 		server.speed = 1;
 		server.plan = [];
