@@ -296,6 +296,32 @@ describe('Audio Event Trigger: checked at activation', () => {
 		}
 	});
 
+	it('a CLAP model listens for Your Own Labels: required for CLAP, refused for a model with labels of its own', async () => {
+		const saved = process.env.N8N_RESTRICT_FILE_ACCESS_TO;
+		try {
+			process.env.N8N_RESTRICT_FILE_ACCESS_TO = path.resolve(__dirname, '..');
+			const clap = { url: server.url, modelSource: 'localFolder', modelPath: path.resolve(__dirname, 'fixtures', 'models', 'tiny-clap') };
+			let error = await new AudioEventTrigger().trigger.call(triggerContext(clap).ctx).catch((e: Error) => e);
+			expect((error as Error).message).toMatch(/is a CLAP model: write the sounds to listen for/);
+			error = await new AudioEventTrigger().trigger.call(triggerContext({ ...clap, candidateLabels: 'siren, dog', labels: 'cat' }).ctx).catch((e: Error) => e);
+			expect((error as Error).message).toMatch(/"cat" is not a label of/);
+			expect((error as { description?: string }).description).toMatch(/siren, dog/);
+			error = await new AudioEventTrigger().trigger.call(triggerContext({ url: server.url, candidateLabels: 'siren, dog' }).ctx).catch((e: Error) => e);
+			expect((error as Error).message).toMatch(/speech-commands-dscnn has labels of its own: Your Own Labels is only for CLAP models/);
+			// Activated with labels: it listens (the tiny CLAP's scores are arbitrary; the engine test checks them) and stops cleanly.
+			const h = triggerContext({ ...clap, candidateLabels: 'siren, dog barking, background noise', threshold: 0 });
+			const response = await new AudioEventTrigger().trigger.call(h.ctx);
+			for (let i = 0; i < 100 && !h.emitted.length && !h.errors.length; i++) await new Promise((r) => setTimeout(r, 50));
+			await response.closeFunction?.();
+			expect(h.errors).toEqual([]);
+			expect(h.emitted.length).toBeGreaterThan(0);
+			expect(['siren', 'dog barking']).toContain((h.emitted[0][0][0].json as { label: string }).label);
+		} finally {
+			if (saved === undefined) delete process.env.N8N_RESTRICT_FILE_ACCESS_TO;
+			else process.env.N8N_RESTRICT_FILE_ACCESS_TO = saved;
+		}
+	}, 30_000);
+
 	it('the file-access rule is n8n\'s: allowed folders, the n8n folder, blocked patterns', () => {
 		const home = homedir();
 		const env = (e: Record<string, string>) => e as NodeJS.ProcessEnv;

@@ -11,8 +11,8 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { commonProperties } from '../AudioClassification/descriptions/common';
 import { searchModels } from '../AudioClassification/methods/listSearch';
-import { type HeardEvent, type HeardWindow, listen, type ListenStatus, sourceDisplay } from '../../src';
-import { authHeaders, checkedUrl, modelForTrigger, parseWatchedLabels, sourceKind, toTriggerError, type TriggerOptions } from './helpers';
+import { type HeardEvent, type HeardWindow, listen, type ListenStatus, sourceDisplay, withCandidateLabels } from '../../src';
+import { authHeaders, checkedUrl, CLAP_HOP, CLAP_WINDOW, clapLabels, modelForTrigger, parseWatchedLabels, sourceKind, toTriggerError, type TriggerOptions } from './helpers';
 
 /** The model parameters of the Audio Classification node (Classify models), without its operation switch. */
 const modelProperties: INodeProperties[] = commonProperties
@@ -98,6 +98,15 @@ export class AudioEventTrigger implements INodeType {
 			},
 			...modelProperties,
 			{
+				displayName: 'Your Own Labels (CLAP Models)',
+				name: 'candidateLabels',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. smoke alarm, dog barking, glass breaking, background noise',
+				description:
+					'Only for a CLAP model (e.g. Xenova/clap-htsat-unfused): the sounds to listen for, comma-separated. Add a background label (background noise, silence): labels named silence, noise or unknown never fire. Leave empty for a classification model.',
+			},
+			{
 				displayName: 'Labels to Watch',
 				name: 'labels',
 				type: 'string',
@@ -159,6 +168,13 @@ export class AudioEventTrigger implements INodeType {
 						typeOptions: { minValue: 0, numberPrecision: 3 },
 						default: 0,
 						description: 'Seconds between window starts. 0: the trigger\'s default, 0.1 s for the built-in command model, else a quarter of the window.',
+					},
+					{
+						displayName: 'Hypothesis Template (CLAP)',
+						name: 'hypothesisTemplate',
+						type: 'string',
+						default: 'This is a sound of {}.',
+						description: 'For a CLAP model: the sentence each label is put into ({} marks where)',
 					},
 					{
 						displayName: 'Max Lag (Seconds)',
@@ -231,7 +247,8 @@ export class AudioEventTrigger implements INodeType {
 		const url = checkedUrl(this, source, headers);
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
 		const spec = await modelForTrigger(this);
-		const labels = parseWatchedLabels(this, spec);
+		const clap = clapLabels(this, spec);
+		const labels = parseWatchedLabels(this, clap ? withCandidateLabels(spec, clap.candidateLabels) : spec);
 		const threshold = this.getNodeParameter('threshold', 0.85) as number;
 		const cooldown = this.getNodeParameter('cooldown', 3) as number;
 		const manual = this.getMode() === 'manual';
@@ -277,8 +294,10 @@ export class AudioEventTrigger implements INodeType {
 				labels,
 				threshold,
 				cooldown,
-				window: options.window || undefined,
-				hop: options.hop || defaultHop(spec),
+				...clap,
+				// CLAP: 2 s windows every 0.5 s (its own 10 s span would hear a sound late and cost 20 runs a second).
+				window: options.window || (clap ? CLAP_WINDOW : undefined),
+				hop: options.hop || (clap ? CLAP_HOP : defaultHop(spec)),
 				mergeGap: options.mergeGap || undefined,
 				minDuration: options.minDuration || 0,
 				clipBefore: options.clipBefore ?? 1,

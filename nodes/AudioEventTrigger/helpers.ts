@@ -6,7 +6,11 @@ import {
 	AudioClassificationError,
 	checkHttpUrl,
 	type DtypeChoice,
+	DEFAULT_HYPOTHESIS_TEMPLATE,
 	ffmpegTarget,
+	hypotheses,
+	isClap,
+	parseCandidateLabels,
 	loadModelSpec,
 	type ModelSpec,
 	renderSettings,
@@ -18,6 +22,7 @@ import { downloadForNode } from '../AudioClassification/helpers/hub';
 
 export interface TriggerOptions {
 	binaryPropertyName?: string;
+	hypothesisTemplate?: string;
 	clipAfter?: number;
 	clipBefore?: number;
 	hop?: number;
@@ -66,6 +71,41 @@ export async function authHeaders(ctx: ITriggerFunctions): Promise<Record<string
 		return { [name.toLowerCase()]: c.value ?? '' };
 	}
 	return undefined;
+}
+
+/** A CLAP model's default window and hop in the trigger (seconds). */
+export const CLAP_WINDOW = 2;
+export const CLAP_HOP = 0.5;
+
+/**
+ * For a CLAP model, the user's labels and template (required); for a classification model,
+ * undefined (and Your Own Labels must be empty: it would be silently ignored otherwise).
+ */
+export function clapLabels(ctx: ITriggerFunctions, spec: ModelSpec): { candidateLabels: string[]; hypothesisTemplate: string } | undefined {
+	const raw = String(ctx.getNodeParameter('candidateLabels', '') ?? '');
+	try {
+		const candidateLabels = raw.trim() ? parseCandidateLabels(raw) : [];
+		if (!isClap(spec)) {
+			if (candidateLabels.length) {
+				throw new NodeOperationError(ctx.getNode(), `${spec.name} has labels of its own: Your Own Labels is only for CLAP models`, {
+					description: 'Clear Your Own Labels (use Labels to Watch to pick among the model\'s labels), or choose a CLAP model such as Xenova/clap-htsat-unfused.',
+				});
+			}
+			return undefined;
+		}
+		if (!candidateLabels.length) {
+			throw new NodeOperationError(ctx.getNode(), `${spec.name} is a CLAP model: write the sounds to listen for`, {
+				description: 'Enter them in Your Own Labels, comma-separated, with a background label, e.g. smoke alarm, dog barking, background noise.',
+			});
+		}
+		const options = ctx.getNodeParameter('options', {}) as TriggerOptions;
+		const hypothesisTemplate = options.hypothesisTemplate || DEFAULT_HYPOTHESIS_TEMPLATE;
+		hypotheses(candidateLabels, hypothesisTemplate); // a template without {} fails here
+		return { candidateLabels, hypothesisTemplate };
+	} catch (error) {
+		if (error instanceof NodeOperationError) throw error;
+		throw toTriggerError(ctx.getNode(), error);
+	}
 }
 
 /** The model, from the same sources as the Audio Classification node (Classify models). */

@@ -24,7 +24,8 @@ import type { BackendChoice } from '../inference/types';
 import type { Device } from '../inference/runtime';
 import type { ModelSpec } from '../model/spec';
 import { Slicer } from '../util/slicer';
-import { withClassifier } from './classifier';
+import { type PreparedClassifier, withClassifier } from './classifier';
+import { DEFAULT_HYPOTHESIS_TEMPLATE, isClap, withZeroShotClassifier } from './zero-shot';
 import { createDetector, defaultIgnored, type DetectOptions, type HeardWindow } from './detect-events';
 import type { DetectedEvent } from './types';
 
@@ -41,6 +42,9 @@ export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 't
 	threads?: number;
 	/** Labels to report (default: every label that is not silence, unknown or noise). */
 	labels?: string[];
+	/** A CLAP model: the labels to listen for, and the sentence each is put in (default "This is a sound of {}."). */
+	candidateLabels?: string[];
+	hypothesisTemplate?: string;
 	/** Per label, seconds after an event during which the same label is not reported again (default 3). */
 	cooldown?: number;
 	/** Seconds of audio before and after the event in its clip (default 1 and 0.5; 0 and 0: no clip). An event is handed out once its clip is complete. */
@@ -93,9 +97,13 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 	const maxLag = o.maxLagSeconds ?? 5;
 	const watch = o.labels?.length ? new Set(o.labels) : undefined;
 	// No signal here: a stop ends the source (below), and the windows already received are still scored.
-	await withClassifier(spec, { device: o.device, backend: o.backend, threads: o.threads }, async (classifier) => {
-		const all = Object.values(spec.config.id2label ?? {});
-		const ignore = watch ? all.filter((l) => !watch.has(l)) : defaultIgnored(spec);
+	const prepared = { device: o.device, backend: o.backend, threads: o.threads };
+	const classify = <T>(fn: (c: PreparedClassifier) => Promise<T>) =>
+		isClap(spec) ? withZeroShotClassifier(spec, o.candidateLabels ?? [], o.hypothesisTemplate || DEFAULT_HYPOTHESIS_TEMPLATE, prepared, fn) : withClassifier(spec, prepared, fn);
+	await classify(async (classifier) => {
+		// CLAP: the user's labels are the model's labels here.
+		const all = Object.values(classifier.spec.config.id2label ?? {});
+		const ignore = watch ? all.filter((l) => !watch.has(l)) : defaultIgnored(classifier.spec);
 		// batchSize 1: an event is handed out as soon as its windows are scored (latency over throughput).
 		const detector = createDetector(classifier, {
 			...o,

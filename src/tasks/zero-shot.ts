@@ -30,6 +30,10 @@ import type { ModelSpec } from '../model/spec';
 import { postprocess } from '../postprocess';
 import type { Classification, ClassifyOptions, PreparedAudio } from './types';
 import { loadTokenizer, type TokenBatch } from '../text/tokenizer';
+import { batchingPays } from '../config';
+import { getFeatureExtractor } from '../features';
+import { Slicer } from '../util/slicer';
+import { type ClassifierOptions, extractFeatures, type PreparedClassifier } from './classifier';
 
 export const DEFAULT_HYPOTHESIS_TEMPLATE = 'This is a sound of {}.';
 /**
@@ -373,4 +377,57 @@ export async function zeroShotPrepared(
 		}
 	}
 	return results;
+}
+
+/** Whether a model is CLAP (compares audio with labels written by the user) rather than a classifier with labels of its own. */
+export function isClap(spec: ModelSpec): boolean {
+	return spec.config.model_type === 'clap' || spec.preprocessor.feature_extractor_type === 'ClapFeatureExtractor';
+}
+
+/** The spec with the user's labels as its labels (id2label), so windows, events and "what was heard" name them. */
+export function withCandidateLabels(spec: ModelSpec, labels: string[]): ModelSpec {
+	return { ...spec, config: { ...spec.config, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), problem_type: 'single_label_classification' } };
+}
+
+/**
+ * CLAP as a prepared classifier over the user's labels: what the streaming detector (Detect
+ * Events, the Audio Event Trigger) runs on. A window's logits are exp(logit_scale) x cosine with
+ * each label's sentence, exactly as zeroShotPrepared scores a clip (softmax over them follows);
+ * the label embeddings are computed once. The audio graph stays leased while `fn` runs.
+ */
+export async function withZeroShotClassifier<T>(
+	spec: ModelSpec,
+	candidateLabels: string[],
+	hypothesisTemplate: string,
+	options: ClassifierOptions,
+	fn: (c: PreparedClassifier) => Promise<T>,
+): Promise<T> {
+	assertClap(spec);
+	if (!candidateLabels.length) throw new ModelConfigError(`${spec.name} is a CLAP model: it needs labels to listen for`, 'Write the labels (e.g. smoke alarm, dog barking, glass breaking).');
+	const graphs = graphsOf(spec);
+	const texts = hypotheses(candidateLabels, hypothesisTemplate);
+	const labeled = withCandidateLabels(spec, candidateLabels);
+	const slicer = new Slicer(options.signal);
+	return await withSession(graphs.audio ?? graphs.combined, options, async (session) =>
+		await fn({
+			spec: labeled,
+			extractor: getFeatureExtractor(spec.preprocessor.feature_extractor_type),
+			session,
+			batches: batchingPays(session.bytes),
+			features: (samples) => extractFeatures(spec, samples, slicer),
+			async logits(batch) {
+				if (options.signal?.aborted) throw new CancelledError();
+				const labels = await labelSet(spec, graphs, texts, batch[0], options);
+				const scale = await logitScale(spec, graphs, batch[0], options);
+				const rows: Float32Array[] = [];
+				for (let at = 0; at < batch.length; at += MAX_AUDIO_BATCH) {
+					const { rows: audio } = await audioEmbeddings(spec, graphs, batch.slice(at, at + MAX_AUDIO_BATCH), options);
+					for (const a of audio) rows.push(Float32Array.from(labels.texts, (t) => scale * dot(a, t)));
+					await slicer.tick();
+				}
+				return rows;
+			},
+			label: (i) => candidateLabels[i],
+		}),
+	);
 }
