@@ -28,7 +28,7 @@ export {
 	zeroShotStats,
 	type ZeroShotClip,
 } from './tasks/zero-shot';
-export { listen, sourceDisplay, type HeardEvent, type ListenOptions, type ListenStatus, type SourceKind } from './tasks/listen';
+export { listen, sourceDisplay, type ClipFormat, type HeardEvent, type ListenOptions, type ListenStatus, type SourceKind } from './tasks/listen';
 export { ffmpegTarget } from './audio/sources/ffmpeg';
 export type { HeardWindow } from './tasks/detect-events';
 export { checkHttpUrl, displayUrl } from './audio/sources/http';

@@ -17,7 +17,11 @@ import type { IBinaryData, INodeExecutionData, ITriggerFunctions, ITriggerRespon
 
 import { AudioEventTrigger, whatWasHeard } from '../nodes/AudioEventTrigger/AudioEventTrigger.node';
 import { blockedByInstanceSettings } from '../nodes/AudioClassification/helpers/fileAccess';
+import { decodeAudio } from '../src/audio/decode';
 import { sessionCache } from '../src/inference/session-cache';
+import { resolveBuiltIn } from '../src/model/catalog';
+import { loadModelSpec } from '../src/model/spec';
+import { classifyAudio } from '../src/pipeline';
 import { describeWithFfmpeg, systemFfmpeg } from './helpers/fixtures';
 import { startStreamServer, type StreamServer } from './helpers/stream-server';
 
@@ -208,6 +212,32 @@ describeWithFfmpeg('Audio Event Trigger', () => {
 		expect(h.emitted).toHaveLength(1);
 		expect(h.errors).toEqual([]);
 		await response.closeFunction!();
+	}, 60_000);
+
+	it('Clip Format Ogg Opus: the clip is a voice-message Ogg Opus that classifies as the event it holds', async () => {
+		server.speed = 4;
+		server.plan = [];
+		server.fallback = {};
+		const h = triggerContext({ url: server.url, options: { clipFormat: 'ogg-opus', clipBefore: 0.3, clipAfter: 0.3 } }, { mode: 'manual' });
+		const response = (await new AudioEventTrigger().trigger.call(h.ctx)) as ITriggerResponse;
+		await response.manualTriggerFunction!();
+		await until(() => h.emitted.length > 0 || h.errors.length > 0, 30_000);
+		await response.closeFunction!();
+		expect(h.errors).toEqual([]);
+		const item = h.emitted[0][0][0];
+		const json = item.json as { label: string; duration: number };
+		const binary = item.binary!.data;
+		expect(binary.mimeType).toBe('audio/ogg');
+		expect(binary.fileName).toMatch(new RegExp(`^${json.label}-.*\\.ogg$`));
+		const ogg = Buffer.from(binary.data, 'base64');
+		expect(ogg.toString('latin1', 0, 4)).toBe('OggS');
+		// Decoded by the package's own Opus decoder: the clip's length, and the model hears the same command in it.
+		const decoded = await decodeAudio(ogg, { samplingRate: 16000 });
+		expect(decoded.samples.length / 16000).toBeCloseTo(json.duration + 0.6, 1);
+		const { dir, model } = resolveBuiltIn('speech-commands-dscnn');
+		const result = await classifyAudio(ogg, loadModelSpec(dir, 'auto', model.id), { device: 'cpu', topK: 1, functionToApply: 'softmax' });
+		console.log(`trigger: Ogg Opus clip of "${json.label}", ${ogg.length} bytes for ${(decoded.samples.length / 16000).toFixed(2)} s; classified as ${result.labels[0].label} (${result.labels[0].score.toFixed(2)})`);
+		expect(result.labels[0].label).toBe(json.label);
 	}, 60_000);
 
 	it('Listen for test event: after its timeout, the error says what was heard meanwhile', async () => {

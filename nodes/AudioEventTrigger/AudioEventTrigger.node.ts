@@ -155,6 +155,17 @@ export class AudioEventTrigger implements INodeType {
 						description: 'Seconds of audio before the event in the attached clip (both 0: no clip)',
 					},
 					{
+						displayName: 'Clip Format',
+						name: 'clipFormat',
+						type: 'options',
+						options: [
+							{ name: 'Ogg Opus', value: 'ogg-opus', description: 'Small (32 kb/s), as voice messages are: Telegram Send Audio/Voice, WhatsApp' },
+							{ name: 'WAV', value: 'wav', description: '16-bit PCM at the model\'s rate: exact, larger' },
+						],
+						default: 'wav',
+						description: 'How the clip attached to each event is encoded',
+					},
+					{
 						displayName: 'Clip Output Field',
 						name: 'binaryPropertyName',
 						type: 'string',
@@ -272,7 +283,8 @@ export class AudioEventTrigger implements INodeType {
 			};
 			if (!e.clip) return { json };
 			const stamp = e.startedAt.replace(/[:.]/g, '-');
-			const binary = await this.helpers.prepareBinaryData(e.clip, `${e.label}-${stamp}.wav`, 'audio/wav');
+			const ogg = e.clipFormat === 'ogg-opus';
+			const binary = await this.helpers.prepareBinaryData(e.clip, `${e.label}-${stamp}.${ogg ? 'ogg' : 'wav'}`, ogg ? 'audio/ogg' : 'audio/wav');
 			return { json, binary: { [field]: binary } };
 		};
 		const onStatus = (s: ListenStatus) => {
@@ -302,6 +314,7 @@ export class AudioEventTrigger implements INodeType {
 				minDuration: options.minDuration || 0,
 				clipBefore: options.clipBefore ?? 1,
 				clipAfter: options.clipAfter ?? 0.5,
+				clipFormat: options.clipFormat === 'ogg-opus' ? 'ogg-opus' : 'wav',
 				stallMs: (options.stallTimeout || 15) * 1000,
 				maxLagSeconds: options.maxLag || 5,
 				signal: controller.signal,

@@ -25,6 +25,7 @@ export interface TriggerOptions {
 	hypothesisTemplate?: string;
 	clipAfter?: number;
 	clipBefore?: number;
+	clipFormat?: string;
 	hop?: number;
 	maxLag?: number;
 	mergeGap?: number;

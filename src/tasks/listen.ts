@@ -13,6 +13,7 @@
  * (clip seconds + the detector's latency), one frame of undecoded bytes.
  */
 import { openLiveDecoder, type LiveDecoder } from '../audio/decoders/live';
+import { encodeOggOpus, encodeWav16 } from '../audio/encode';
 import { StreamingResampler } from '../audio/resample';
 import { openFfmpeg } from '../audio/sources/ffmpeg';
 import { openHls } from '../audio/sources/hls';
@@ -28,6 +29,8 @@ import { type PreparedClassifier, withClassifier } from './classifier';
 import { DEFAULT_HYPOTHESIS_TEMPLATE, isClap, withZeroShotClassifier } from './zero-shot';
 import { createDetector, defaultIgnored, type DetectOptions, type HeardWindow } from './detect-events';
 import type { DetectedEvent } from './types';
+
+export type ClipFormat = 'wav' | 'ogg-opus';
 
 /** Where the audio comes from: a progressive HTTP(S) stream, an HLS playlist, or anything ffmpeg opens. */
 export type SourceKind = 'http' | 'hls' | 'ffmpeg';
@@ -50,6 +53,8 @@ export interface ListenOptions extends Pick<DetectOptions, 'window' | 'hop' | 't
 	/** Seconds of audio before and after the event in its clip (default 1 and 0.5; 0 and 0: no clip). An event is handed out once its clip is complete. */
 	clipBefore?: number;
 	clipAfter?: number;
+	/** 'wav' (16-bit, default) or 'ogg-opus' (32 kb/s, for voice messages). */
+	clipFormat?: ClipFormat;
 	/** Give up a connection that sends nothing for this long (default 15 s). */
 	stallMs?: number;
 	/** Skip ahead when classification is this many seconds behind the stream (default 5). */
@@ -74,8 +79,9 @@ export interface HeardEvent extends DetectedEvent {
 	streamOffset: number;
 	source: string;
 	model: string;
-	/** 16 kHz mono 16-bit WAV: the event with clipBefore / clipAfter around it. */
+	/** The event with clipBefore / clipAfter around it, at the model's rate, mono: 16-bit WAV or Ogg Opus (clipFormat). */
 	clip?: Buffer;
+	clipFormat?: ClipFormat;
 }
 
 export type ListenStatus =
@@ -140,8 +146,19 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			waiting.push(...stamp(await detector.gap(seconds), duration, arrival));
 		};
 		const emit = async (e: Stamped) => {
-			const clip = clipBefore + clipAfter > 0 ? ring.wav(Math.max(0, e.start - clipBefore), e.end + clipAfter, rate) : undefined;
-			await o.onEvent({ ...e, streamOffset: e.start, source, model: spec.name, clip });
+			let clip: Buffer | undefined;
+			let clipFormat: ClipFormat | undefined;
+			if (clipBefore + clipAfter > 0) {
+				const x = ring.samples(Math.max(0, e.start - clipBefore), e.end + clipAfter, rate);
+				// An Ogg Opus clip that cannot be made falls back to WAV: the event is not lost for its clip.
+				clipFormat = o.clipFormat === 'ogg-opus' ? 'ogg-opus' : 'wav';
+				clip = clipFormat === 'ogg-opus' ? await encodeOggOpus(x, rate).catch(() => undefined) : undefined;
+				if (!clip) {
+					clipFormat = 'wav';
+					clip = encodeWav16(x, rate);
+				}
+			}
+			await o.onEvent({ ...e, streamOffset: e.start, source, model: spec.name, clip, clipFormat });
 		};
 		const flushWaiting = async (force = false) => {
 			while (waiting.length && (force || detector.duration >= waiting[0].end + clipAfter)) await emit(waiting.shift()!);
@@ -272,26 +289,13 @@ class ClipRing {
 		this.total += samples;
 	}
 
-	/** 16-bit mono WAV of [start, end) seconds, as much of it as is still held. */
-	wav(start: number, end: number, rate: number): Buffer {
+	/** The samples of [start, end) seconds, as much of it as is still held. */
+	samples(start: number, end: number, rate: number): Float32Array {
 		const cap = this.buf.length;
 		const a = Math.max(this.total - cap, Math.round(start * rate));
 		const b = Math.min(this.total, Math.round(end * rate));
-		const n = Math.max(0, b - a);
-		const out = Buffer.alloc(44 + n * 2);
-		out.write('RIFF', 0, 'ascii');
-		out.writeUInt32LE(36 + n * 2, 4);
-		out.write('WAVEfmt ', 8, 'ascii');
-		out.writeUInt32LE(16, 16);
-		out.writeUInt16LE(1, 20);
-		out.writeUInt16LE(1, 22);
-		out.writeUInt32LE(rate, 24);
-		out.writeUInt32LE(rate * 2, 28);
-		out.writeUInt16LE(2, 32);
-		out.writeUInt16LE(16, 34);
-		out.write('data', 36, 'ascii');
-		out.writeUInt32LE(n * 2, 40);
-		for (let i = 0; i < n; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(this.buf[(a + i) % cap] * 32767))), 44 + 2 * i);
+		const out = new Float32Array(Math.max(0, b - a));
+		for (let i = 0; i < out.length; i++) out[i] = this.buf[(a + i) % cap];
 		return out;
 	}
 }
