@@ -4,6 +4,7 @@
  * and a test run in the editor must show the labels. Screenshots go to docs/.
  */
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { chromium, type Page } from 'playwright-core';
@@ -136,6 +137,49 @@ export async function checkTimelineInEditor(baseUrl: string, workflowId: string)
 			timeout: 30_000,
 		});
 		await page.screenshot({ path: path.join(DOCS, 'editor-detect-events-timeline.png') });
+	} finally {
+		await browser.close();
+	}
+}
+
+/**
+ * The Audio Event Trigger's "Listen for test event" in the editor: open the
+ * trigger, listen, and wait until the panel shows the first event heard in the
+ * stream (screenshot in docs/). Returns the output panel's text.
+ */
+export async function checkTriggerTestEventInEditor(baseUrl: string, workflowId: string): Promise<string> {
+	mkdirSync(DOCS, { recursive: true });
+	const browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	try {
+		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+		const page = await context.newPage();
+		await login(page, baseUrl);
+		await page.goto(`${baseUrl}/workflow/${workflowId}`);
+		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Audio Event Trigger' });
+		await node.first().waitFor({ timeout: 60_000 });
+		await page.keyboard.press('Escape');
+		await node.first().dblclick();
+		const ndv = page.locator('[data-test-id="ndv"]');
+		await ndv.waitFor({ timeout: 30_000 });
+		await ndv.getByText('Stream URL', { exact: true }).first().waitFor({ timeout: 10_000 });
+		await ndv.locator('[data-test-id="node-execute-button"]').first().click();
+		const output = ndv.locator('[data-test-id="output-panel"]');
+		try {
+			await output.getByText('1 item', { exact: true }).first().waitFor({ timeout: 90_000 });
+		} catch (error) {
+			await page.screenshot({ path: path.join(tmpdir(), 'trigger-test-event-failed.png') });
+			throw new Error(`no test event shown (${(error as Error).message.split('\n')[0]}); the panel showed: ${(await ndv.innerText()).slice(0, 1500)}`);
+		}
+		// the item carries the clip, so n8n may open its Binary tab: the table shows the fields
+		await output.getByText('Table', { exact: true }).first().click();
+		await output.getByText('streamOffset').first().waitFor({ timeout: 10_000 });
+		await page.mouse.move(900, 600); // no tooltip over the table
+		await page.waitForTimeout(500);
+		await page.screenshot({ path: path.join(DOCS, 'editor-trigger-test-event.png') });
+		return await output.innerText();
 	} finally {
 		await browser.close();
 	}

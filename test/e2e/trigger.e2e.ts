@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { startStreamServer, type StreamServer } from '../helpers/stream-server';
+import { checkTriggerTestEventInEditor } from './editor';
 import { type N8nInstance, prepareN8n } from './n8n-instance';
 
 const { makeRecording } = require('../../scripts/events/make-recording.js') as {
@@ -120,3 +121,24 @@ it('example 6: stream -> Audio Event Trigger -> Switch -> actions, through a dro
 	child = undefined;
 	expect(stream.open()).toBe(0);
 }, 400_000);
+
+it('the editor: Listen for test event shows the first command heard in the stream (docs/editor-trigger-test-event.png)', async () => {
+	await stream.close();
+	stream = await startStreamServer({ body: mp3, contentType: 'audio/mpeg', bytesPerSecond: 8000, path: '/live.mp3' });
+	// the same example, not published: only the editor's test listens
+	n8n.importExample('stream-commands-to-actions.json', 'exampleStream002', (wf) => {
+		const trigger = (wf.nodes as Array<{ type: string; parameters: Record<string, unknown> }>).find((n) => n.type.endsWith('audioEventTrigger'))!;
+		trigger.parameters.url = stream.url;
+	});
+	child = await n8n.start(5690);
+	const shown = await checkTriggerTestEventInEditor('http://127.0.0.1:5690', 'exampleStream002');
+	// the recording's first command is "up" (1.33-1.60 s)
+	for (const field of ['label', 'up', 'score', 'meanScore', 'startedAt', 'streamOffset', 'source', '127.0.0.1', 'speech-commands-dscnn']) expect(shown).toContain(field);
+	// the test event was the only listening: once it came, the stream's connection closed
+	const deadline = Date.now() + 5000;
+	while (Date.now() < deadline && stream.open() > 0) await new Promise((r) => setTimeout(r, 100));
+	expect(stream.open()).toBe(0);
+	child.kill('SIGTERM');
+	await new Promise((r) => child!.once('exit', r));
+	child = undefined;
+}, 300_000);
