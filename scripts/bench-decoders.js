@@ -28,7 +28,10 @@ const FORMATS = [
 	['AIFF 44.1 kHz', 'aiff', ['-ar', '44100']],
 	['AMR-NB 8 kHz 12.2k (old phones)', 'amr', 'sox'],
 	['M4A/AAC 44.1 kHz 64k (iPhone)', 'm4a', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k']],
-];
+	// ffmpeg's CAF muxer writes Opus and ALAC (not AAC), its packet table after the audio
+	['CAF/Opus 48 kHz 24k (iMessage voice)', 'caf', ['-ar', '48000', '-c:a', 'libopus', '-b:a', '24k']],
+	['CAF/ALAC 44.1 kHz', 'caf', ['-ar', '44100', '-c:a', 'alac']],
+].filter(([name]) => !process.env.BENCH_FORMATS || new RegExp(process.env.BENCH_FORMATS, 'i').test(name));
 
 
 async function main() {
@@ -50,7 +53,7 @@ async function main() {
 						continue;
 					}
 				} else {
-					execFileSync(ffmpeg, ['-v', 'error', '-stream_loop', '-1', '-i', speech, '-t', String(seconds), ...args, file]);
+					execFileSync(ffmpeg, ['-v', 'error', '-y', '-stream_loop', '-1', '-i', speech, '-t', String(seconds), ...args, file]);
 				}
 				const bytes = readFileSync(file);
 				const opts = { samplingRate: 16000, ffmpegPath: ffmpeg, maxDuration: 600 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bounded fuzzing of the whole engine (decode -> features -> ONNX Runtime ->
 // labels) on the built-in model: mutations of valid WAV, MP3, FLAC, Ogg/Vorbis,
-// Ogg/Opus, WebM, M4A and AMR files, each run in a watchdogged child process.
+// Ogg/Opus, WebM, M4A, AMR and CAF (AAC, Opus, ALAC) files, each run in a watchdogged child process.
 // A case fails when the child crashes, hangs (no answer within --timeout), or
 // throws an error that is not one of the package's own classes.
 //
@@ -71,6 +71,9 @@ const SEEDS = [
 	'speech-video.mp4',
 	'speech-video.mov',
 	'speech-8k-mono.amr',
+	'speech-44k-stereo-aac.caf',
+	'command-stop-opus.caf',
+	'command-stop-alac.caf',
 ]
 	.filter((f) => ONLY.length === 0 || ONLY.includes(path.extname(f).slice(1)))
 	.map((f) => ({ name: f, bytes: readFileSync(path.join(ROOT, 'test', 'fixtures', 'audio', f)) }));

@@ -96,6 +96,8 @@ export interface FfmpegDecodeOptions {
 	tooLong?: () => Error;
 	/** The container needs seeking (MP4 with its index at the end): decode from a temp file. */
 	needsSeek?: boolean;
+	/** Read from a temp file in this format from the start (CAF: ffmpeg cannot read its packet table from a pipe when it comes after the audio). */
+	seekable?: 'caf';
 	/** Streaming: float32 samples handed on as ffmpeg writes them (ffmpeg waits meanwhile), not kept. */
 	onSamples?: (samples: Float32Array) => Promise<void>;
 }
@@ -205,7 +207,9 @@ function toFloat32(buffer: Buffer): Float32Array {
 
 // MP4/MOV files whose index (moov atom) comes after the audio cannot be read
 // from a pipe; ffmpeg needs to seek. Only those fall back to a private temp
-// file, deleted before we return.
+// file, deleted before we return; CAF always goes through one (its packet
+// table may follow the audio, as ffmpeg itself writes it). The demuxer is
+// named, so the file is never taken for a playlist.
 const NEEDS_SEEK = /moov atom not found|partial file|could not find corresponding trex|stream 0, offset/i;
 
 export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions): Promise<Float32Array> {
@@ -215,7 +219,7 @@ export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions)
 	// (HLS, concat) uploaded as "audio" cannot make ffmpeg read local files
 	// or fetch URLs.
 	let result: RunResult | undefined;
-	if (!opts.needsSeek) {
+	if (!opts.needsSeek && !opts.seekable) {
 		result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'pipe', '-i', 'pipe:0', ...output], input, opts);
 	}
 	// ffmpeg exits 0 with no output for some MP4s it cannot seek in on a pipe.
@@ -225,9 +229,10 @@ export async function decodeWithFfmpeg(input: Buffer, opts: FfmpegDecodeOptions)
 		const { mkdtemp, rm, writeFile } = require('node:fs/promises') as typeof import('node:fs/promises');
 		const dir = await mkdtemp(path.join(tmpdir(), 'n8n-audio-'));
 		try {
-			const file = path.join(dir, 'input.mp4');
+			const format = opts.seekable ?? 'mov';
+			const file = path.join(dir, format === 'caf' ? 'input.caf' : 'input.mp4');
 			await writeFile(file, input, { mode: 0o600 });
-			result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'file', '-f', 'mov', '-i', file, ...output], undefined, opts);
+			result = await run(opts.ffmpegPath, [...quiet, '-protocol_whitelist', 'file', '-f', format, '-i', file, ...output], undefined, opts);
 			result.stderr = result.stderr.split(file).join('input');
 		} finally {
 			await rm(dir, { recursive: true, force: true });

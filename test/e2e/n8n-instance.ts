@@ -115,7 +115,14 @@ export function prepareN8n(): N8nInstance {
 			n8n(['import:workflow', `--input=${target}`]);
 		},
 		execute(id, extraEnv) {
-			const out = n8n(['execute', `--id=${id}`, '--rawOutput'], extraEnv);
+			let out: string;
+			try {
+				out = n8n(['execute', `--id=${id}`, '--rawOutput'], extraEnv);
+			} catch (error) {
+				// a failed execution exits non-zero, its JSON still printed
+				out = String((error as { stdout?: string }).stdout ?? '');
+				if (!out.includes('\n{')) throw error;
+			}
 			// The JSON is pretty-printed from a line "{" to a line "}"; n8n may log after it (task runner shutdown).
 			const run = JSON.parse(out.slice(out.indexOf('\n{') + 1, out.lastIndexOf('\n}') + 2)) as {
 				status: string;

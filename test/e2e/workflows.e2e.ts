@@ -3,7 +3,7 @@
  * (`n8n import:workflow`, `n8n execute --id --rawOutput`); the webhook example
  * served by `n8n start` and called over HTTP on loopback.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 
@@ -50,7 +50,7 @@ it('example 1: a voice command is classified and routed by the Switch node', () 
  * threads), and PATH holds only Node.js: no ffmpeg anywhere.
  */
 function routeOnAlpine(id: string, clip: string, note: string, encoding: string[]) {
-	execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, clip), ...encoding, note]);
+	if (clip) execFileSync(systemFfmpeg, ['-v', 'error', '-y', '-i', path.join(n8n.audioDir, clip), ...encoding, note]); // else: `note` is there
 	n8n.importExample('voice-command-router.json', id, (wf) => {
 		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
 		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = note;
@@ -80,6 +80,34 @@ it('the same, with an iPhone-style M4A (AAC, index at the end) decoded in-proces
 	expect(run.runData.Go[0].data!.main[0][0].json.action).toBe('start the conveyor');
 	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by aac \(libav\.js: FFmpeg's decoder in WebAssembly\)/);
 	expect(run.output).not.toMatch(/\[(aac|mov,mp4)[^\]]*@ 0x/);
+});
+
+it('the same, with an iMessage-style CAF audio message (AAC) decoded in-process: no ffmpeg, FFMPEG_PATH empty', () => {
+	const note = path.join(n8n.audioDir, 'audio-message-stop.caf');
+	copyFileSync(path.join(__dirname, '..', 'fixtures', 'audio', 'command-stop-aac.caf'), note);
+	const { run, item } = routeOnAlpine('exampleAlpine003', '', note, []);
+	expect(item.json).toMatchObject({ label: 'stop', fileName: 'audio-message-stop.caf' });
+	expect(run.output).toMatch(/audio decoded by caf: aac \(libav\.js: FFmpeg's decoder in WebAssembly\)/);
+});
+
+it('a format nothing built in reads, with FFMPEG_PATH empty and no ffmpeg: the usual error saying to install ffmpeg, not a TypeError', () => {
+	const note = path.join(n8n.audioDir, 'audio-message-ima4.caf');
+	const bytes = readFileSync(path.join(__dirname, '..', 'fixtures', 'audio', 'command-stop-aac.caf'));
+	bytes.write('ima4', bytes.indexOf('desc') + 12 + 8, 'latin1'); // a codec with no built-in decoder
+	writeFileSync(note, bytes);
+	n8n.importExample('voice-command-router.json', 'exampleAlpine004', (wf) => {
+		const nodes = wf.nodes as Array<{ name: string; parameters: Record<string, unknown> }>;
+		nodes.find((n) => n.name === 'Read voice note')!.parameters.fileSelector = note;
+	});
+	const run = n8n.execute('exampleAlpine004', {
+		NODE_OPTIONS: `--require ${path.join(__dirname, '..', '..', 'scripts', 'e2e', 'simulate-musl.js')}`,
+		PATH: n8n.nodeBin,
+		FFMPEG_PATH: '',
+	});
+	expect(run.status).not.toBe('success');
+	const error = run.runData['Audio Classification'][0].error!.message;
+	expect(error).toMatch(/This CAF encoding \(ima4\) has no built-in decoder/);
+	expect(run.output).not.toMatch(/TypeError|Cannot read properties/);
 });
 
 it('example 4: the spoken commands of a recording, each routed by the Switch with its time', () => {

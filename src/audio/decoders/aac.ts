@@ -68,12 +68,15 @@ export function esdsInfo(buf: Buffer, esds: Box): { objectType: number; rate: nu
 	const objectType = buf[o];
 	o += 13;
 	const ascLength = descriptor(0x05);
-	if (ascLength < 2 || o + 5 > esds.end) return { objectType, rate: 0 };
+	if (ascLength < 2 || o + 2 > esds.end) return { objectType, rate: 0 };
 	const asc = buf.subarray(o, Math.min(esds.end, o + ascLength));
 	const aot = buf[o] >> 3;
 	let index = ((buf[o] & 7) << 1) | (buf[o + 1] >> 7);
-	if (aot === 31) index = (buf[o + 1] >> 1) & 15;
-	if (index === 15) return { objectType, asc, rate: ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7) };
+	if (aot === 31) index = o + 3 > esds.end ? 15 : (buf[o + 1] >> 1) & 15;
+	if (index === 15) {
+		if (o + 5 > esds.end) return { objectType, asc, rate: 0 };
+		return { objectType, asc, rate: ((buf[o + 1] & 0x7f) << 17) | (buf[o + 2] << 9) | (buf[o + 3] << 1) | (buf[o + 4] >> 7) };
+	}
 	return { objectType, asc, rate: ASC_RATES[index] ?? 0 };
 }
 

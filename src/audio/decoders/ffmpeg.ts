@@ -1,6 +1,7 @@
 /** ffmpeg as the last entry of the decoder list: every format it knows, at the model's rate. */
 import { decodeWithFfmpeg, locateFfmpeg } from '../ffmpeg';
 import { probeContainer } from '../probe';
+import { isCaf } from './caf';
 import { arraySource } from '../resample';
 import type { Decoder } from './types';
 
@@ -19,6 +20,7 @@ export const ffmpegDecoder: Decoder = {
 			maxSamples: Math.ceil(ctx.maxDuration * ctx.targetRate) + Math.ceil(ctx.targetRate / 100),
 			tooLong: () => ctx.tooLong(),
 			needsSeek: probe.container === 'mp4' ? probe.needsSeek : undefined,
+			seekable: isCaf(input) ? 'caf' : undefined,
 			onSamples: ctx.onPcm ? (block) => ctx.onPcm!(block, ctx.targetRate) : undefined,
 		});
 		return { sampleRate: ctx.targetRate, source: arraySource(samples), resampled: true, name: `ffmpeg (${ffmpeg.source})` };

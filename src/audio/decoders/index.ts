@@ -5,7 +5,8 @@
  * they fail on.
  */
 import { aacDecoder } from './aac';
-import { aiffDecoder, cafDecoder, wavDecoder } from './pcm';
+import { cafDecoder } from './caf';
+import { aiffDecoder, wavDecoder } from './pcm';
 import { ffmpegDecoder } from './ffmpeg';
 import type { Decoder } from './types';
 import { oggOpusDecoder } from './ogg';

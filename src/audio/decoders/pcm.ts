@@ -1,17 +1,17 @@
 /**
- * Uncompressed containers decoded in-process: WAV (../wav.ts), AIFF/AIFF-C
- * and CAF with linear PCM, float, A-law or µ-law samples. Each is read in
+ * Uncompressed containers decoded in-process: WAV (../wav.ts) and AIFF/AIFF-C
+ * with linear PCM, float, A-law or µ-law samples (CAF's: ./caf.ts). Each is read in
  * place (a mono view over the buffer), never copied whole.
  */
 import { AudioDecodeError } from '../../errors';
 import { ALAW, interleavedMonoSource, isWav, MULAW, readWavInfo, type SampleReader, wavAlwaysFinite, wavMonoSource } from '../wav';
 import type { Decoder } from './types';
 
-function invalid(format: string, why: string): AudioDecodeError {
+export function invalid(format: string, why: string): AudioDecodeError {
 	return new AudioDecodeError(`The ${format} file is invalid: ${why}`, 'Check that the file was fully downloaded, or convert it to WAV.');
 }
 
-function unsupported(format: string, codec: string): AudioDecodeError {
+export function unsupported(format: string, codec: string): AudioDecodeError {
 	return new AudioDecodeError(
 		`This ${format} encoding (${codec}) has no built-in decoder`,
 		'Install ffmpeg where n8n runs (the node then uses it for this file), or convert the file to WAV.',
@@ -19,7 +19,7 @@ function unsupported(format: string, codec: string): AudioDecodeError {
 }
 
 /** Reads one sample of a PCM or float stream in either byte order. */
-function pcmReader(bits: number, float: boolean, littleEndian: boolean): SampleReader | undefined {
+export function pcmReader(bits: number, float: boolean, littleEndian: boolean): SampleReader | undefined {
 	const le = littleEndian;
 	if (float) {
 		if (bits === 32) return le ? (b, o) => b.readFloatLE(o) : (b, o) => b.readFloatBE(o);
@@ -108,61 +108,6 @@ export const aiffDecoder: Decoder = {
 			sampleRate: rate,
 			source: interleavedMonoSource(input, { channels: comm.channels, dataStart: data.start, frames, blockAlign, bytes }, read),
 			name: 'aiff',
-		};
-	},
-};
-
-export const cafDecoder: Decoder = {
-	id: 'caf',
-	formats: 'CAF (PCM, A-law, µ-law)',
-	builtIn: true,
-	sniff: (head) => head.length >= 8 && head.toString('latin1', 0, 4) === 'caff',
-	async decode(input, ctx) {
-		let desc: { rate: number; format: string; flags: number; bytesPerPacket: number; channels: number; bits: number } | undefined;
-		let data: { start: number; size: number } | undefined;
-		for (let o = 8; o + 12 <= input.length; ) {
-			const id = input.toString('latin1', o, o + 4);
-			const declared = Number(input.readBigInt64BE(o + 4));
-			const body = o + 12;
-			if (id === 'desc') {
-				if (body + 32 > input.length) throw invalid('CAF', 'it ends inside its desc chunk');
-				desc = {
-					rate: input.readDoubleBE(body),
-					format: input.toString('latin1', body + 8, body + 12),
-					flags: input.readUInt32BE(body + 12),
-					bytesPerPacket: input.readUInt32BE(body + 16),
-					channels: input.readUInt32BE(body + 24),
-					bits: input.readUInt32BE(body + 28),
-				};
-			} else if (id === 'data') {
-				const rest = input.length - (body + 4);
-				data = { start: body + 4, size: declared < 0 ? rest : Math.max(0, Math.min(declared - 4, rest)) };
-				if (declared < 0) break; // "until the end of the file"
-			}
-			if (declared < 0 || !Number.isSafeInteger(declared)) break;
-			o = body + declared;
-		}
-		if (!desc) throw invalid('CAF', 'it has no desc chunk');
-		if (!data) throw invalid('CAF', 'it has no data chunk');
-		if (desc.channels < 1 || desc.channels > 64) throw invalid('CAF', `it declares ${desc.channels} channels`);
-		const rate = Math.round(desc.rate);
-		ctx.checkRate?.(rate, 'CAF file');
-		let read: SampleReader | undefined;
-		let bytes = Math.ceil(desc.bits / 8);
-		if (desc.format === 'lpcm') {
-			const float = (desc.flags & 1) !== 0;
-			read = pcmReader(desc.bits, float, (desc.flags & 2) !== 0);
-		} else if (desc.format === 'ulaw') [read, bytes] = [(b, o) => MULAW[b[o]], 1];
-		else if (desc.format === 'alaw') [read, bytes] = [(b, o) => ALAW[b[o]], 1];
-		if (!read) throw unsupported('CAF', desc.format === 'lpcm' ? `PCM, ${desc.bits} bits` : desc.format);
-		const blockAlign = desc.bytesPerPacket || bytes * desc.channels;
-		if (blockAlign < bytes * desc.channels) throw invalid('CAF', 'its packet size is smaller than one frame');
-		const frames = Math.floor(data.size / blockAlign);
-		if (frames / rate > ctx.maxDuration) throw ctx.tooLong(frames / rate);
-		return {
-			sampleRate: rate,
-			source: interleavedMonoSource(input, { channels: desc.channels, dataStart: data.start, frames, blockAlign, bytes }, read),
-			name: 'caf',
 		};
 	},
 };
