@@ -32,6 +32,8 @@ const FORMATS = [
 	['opus', 'Ogg/Opus 24 kb/s, 48 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'libopus', '-b:a', '24k'], 'long.opus'],
 	['webm', 'WebM/Opus 24 kb/s', ['-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'libopus', '-b:a', '24k'], 'long.webm'],
 	['m4a', 'M4A/AAC 64 kb/s, 44.1 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-c:a', 'aac', '-b:a', '64k'], 'long.m4a'],
+	['caf', 'CAF/Opus 24 kb/s, 48 kHz (iMessage)', ['-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'libopus', '-b:a', '24k'], 'long.caf'],
+	['caf-alac', 'CAF/ALAC 44.1 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-c:a', 'alac'], 'long-alac.caf'],
 	['mp3', 'MP3 128 kb/s, 44.1 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-c:a', 'libmp3lame'], 'long.mp3'],
 	['flac', 'FLAC 44.1 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-c:a', 'flac'], 'long.flac'],
 	['vorbis', 'Ogg/Vorbis 44.1 kHz', ['-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-c:a', 'libvorbis'], 'long.ogg'],

@@ -31,7 +31,9 @@ import { MonoSink, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
 const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
-const BATCH = 64;
+/** Frames decoded between turns of the event loop: 64 AAC packets, 16 of ALAC's 4096 frames, 68 of Opus's 960 (a few ms each). */
+const BATCH_FRAMES = 65_536;
+const batchOf = (framesPerPacket: number) => Math.max(1, Math.min(256, Math.floor(BATCH_FRAMES / (framesPerPacket || 1024))));
 /** FFmpeg's AVCodecIDs. */
 const CODEC_ID = { aac: 86018, alac: 86032 } as const;
 /** The longest packet accepted: far above any AAC (6144 bits a channel), ALAC or Opus packet. */
@@ -287,9 +289,10 @@ async function decodeWithLibav(input: Buffer, c: CafChunks, p: Packets, ctx: Dec
 		try {
 			// Priming and valid frames count at the desc's rate; HE-AAC may decode at twice it.
 			let trim: Trim | undefined;
-			for (let i = 0; i < p.spans.length; i += BATCH) {
-				const fin = i + BATCH >= p.spans.length;
-				const batch = p.spans.slice(i, i + BATCH).map((s) => ({ data: new Uint8Array(input.buffer, input.byteOffset + s.start, s.end - s.start) }));
+			const n = batchOf(desc.framesPerPacket);
+			for (let i = 0; i < p.spans.length; i += n) {
+				const fin = i + n >= p.spans.length;
+				const batch = p.spans.slice(i, i + n).map((s) => ({ data: new Uint8Array(input.buffer, input.byteOffset + s.start, s.end - s.start) }));
 				const frames = await lib.call((m) => decodePackets(m, c0, pkt, frame, batch, fin));
 				if (!trim && frames.length) {
 					const k = frames[0].sample_rate / rate || 1;
@@ -316,10 +319,11 @@ async function decodeOpus(input: Buffer, c: CafChunks, p: Packets, ctx: DecodeCo
 	const head = { channels: desc.channels, preSkip: Math.round(p.priming * k), gain: 1, streams: 1, coupled: desc.channels - 1, mapping: desc.channels === 2 ? [0, 1] : [0] };
 	const stream = await OpusStream.open(head, sink);
 	const limit = p.valid === undefined ? undefined : Math.round(p.valid * k);
+	const n = batchOf(desc.framesPerPacket);
 	try {
-		for (let i = 0; i < p.spans.length; i += BATCH) {
+		for (let i = 0; i < p.spans.length; i += n) {
 			await stream.decode(
-				p.spans.slice(i, i + BATCH).map((s) => new Uint8Array(input.buffer, input.byteOffset + s.start, s.end - s.start)),
+				p.spans.slice(i, i + n).map((s) => new Uint8Array(input.buffer, input.byteOffset + s.start, s.end - s.start)),
 				limit,
 			);
 			await ctx.slicer.tick();
