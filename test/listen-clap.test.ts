@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { decodeAudio } from '../src/audio/decode';
+import { encodeWav16 } from '../src/audio/encode';
 import { sessionCache } from '../src/inference/session-cache';
 import { loadModelSpec } from '../src/model/spec';
 import { extractFeatures } from '../src/tasks/classifier';
@@ -21,25 +22,6 @@ import { startStreamServer, type StreamServer } from './helpers/stream-server';
 
 const LABELS = ['a dog barking', 'someone speaking', 'a short beep', 'background noise'];
 const TEMPLATE = 'This is a sound of {}.';
-
-/** 16-bit mono WAV at 48 kHz. */
-function wav16(x: Float32Array, rate: number): Buffer {
-	const out = Buffer.alloc(44 + x.length * 2);
-	out.write('RIFF', 0, 'ascii');
-	out.writeUInt32LE(36 + x.length * 2, 4);
-	out.write('WAVEfmt ', 8, 'ascii');
-	out.writeUInt32LE(16, 16);
-	out.writeUInt16LE(1, 20);
-	out.writeUInt16LE(1, 22);
-	out.writeUInt32LE(rate, 24);
-	out.writeUInt32LE(rate * 2, 28);
-	out.writeUInt16LE(2, 32);
-	out.writeUInt16LE(16, 34);
-	out.write('data', 36, 'ascii');
-	out.writeUInt32LE(x.length * 2, 40);
-	for (let i = 0; i < x.length; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767))), 44 + 2 * i);
-	return out;
-}
 
 let server: StreamServer;
 let stream: Buffer;
@@ -54,7 +36,7 @@ beforeAll(async () => {
 		all.set(part.subarray(0, Math.min(part.length, all.length - at)), at);
 		at += part.length;
 	}
-	stream = wav16(all, 48000);
+	stream = encodeWav16(all, 48000);
 	server = await startStreamServer({ body: stream, contentType: 'audio/wav', bytesPerSecond: 96000, speed: 8, path: '/live.wav' });
 });
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 const DOCS = path.join(__dirname, '..', '..', 'docs');
 const OWNER = { email: 'owner@example.com', firstName: 'Ada', lastName: 'Owner', password: 'E2e-Passw0rd!' };
@@ -103,20 +103,31 @@ export async function checkEditor(baseUrl: string, workflowId: string): Promise<
 	}
 }
 
+/** Headless Debian Chromium (CHROMIUM_PATH to use another). */
+async function launchChromium(): Promise<Browser> {
+	return await chromium.launch({
+		executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+}
+
+/** A logged-in page on the workflow's canvas. */
+async function openWorkflow(browser: Browser, baseUrl: string, workflowId: string): Promise<Page> {
+	const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+	const page = await context.newPage();
+	await login(page, baseUrl);
+	await page.goto(`${baseUrl}/workflow/${workflowId}`);
+	return page;
+}
+
 /**
  * The Detect Events example in the editor: run it, open the node's output, and
  * open its timeline picture in n8n's binary viewer (screenshots in docs/).
  */
 export async function checkTimelineInEditor(baseUrl: string, workflowId: string): Promise<void> {
-	const browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	const browser = await launchChromium();
 	try {
-		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-		const page = await context.newPage();
-		await login(page, baseUrl);
-		await page.goto(`${baseUrl}/workflow/${workflowId}`);
+		const page = await openWorkflow(browser, baseUrl, workflowId);
 		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Audio Classification' });
 		await node.first().waitFor({ timeout: 60_000 });
 		await page.keyboard.press('Escape');
@@ -149,15 +160,9 @@ export async function checkTimelineInEditor(baseUrl: string, workflowId: string)
  */
 export async function checkTriggerTestEventInEditor(baseUrl: string, workflowId: string): Promise<string> {
 	mkdirSync(DOCS, { recursive: true });
-	const browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	const browser = await launchChromium();
 	try {
-		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-		const page = await context.newPage();
-		await login(page, baseUrl);
-		await page.goto(`${baseUrl}/workflow/${workflowId}`);
+		const page = await openWorkflow(browser, baseUrl, workflowId);
 		const node = page.locator('[data-test-id="canvas-node"]').filter({ hasText: 'Audio Event Trigger' });
 		await node.first().waitFor({ timeout: 60_000 });
 		await page.keyboard.press('Escape');
