@@ -11,8 +11,9 @@ const DIST = path.join(__dirname, '..', 'dist', 'src');
 
 const SCRIPT = `
 const { getFeatureExtractor } = require(${JSON.stringify(path.join(DIST, 'features'))});
-const { helperRuns } = require(${JSON.stringify(path.join(DIST, 'features', 'parallel'))});
+const { helperFree, helperRuns } = require(${JSON.stringify(path.join(DIST, 'features', 'parallel'))});
 const { createHash } = require('node:crypto');
+const off = process.env.N8N_AUDIO_CLASSIFICATION_FEATURE_THREAD === '0';
 const wave = (n, rate) => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate) + 0.05 * Math.sin(i * 1.7) + 0.1 * Math.sin(i * 0.0013));
 const cases = [
   ['ASTFeatureExtractor', wave(160000, 16000), {}],
@@ -26,7 +27,8 @@ const cases = [
   for (const [type, samples, config] of cases) {
     const e = getFeatureExtractor(type);
     e.extract(samples, config);
-    await new Promise((r) => setTimeout(r, 200)); // the helper starts on first use
+    // the helper starts on first use: wait for it by its state (a busy machine starts threads late)
+    for (let i = 0; i < 1000 && !off && !helperFree(); i++) await new Promise((r) => setTimeout(r, 10));
     const tensors = e.extract(samples, config);
     const h = createHash('sha256');
     for (const name of Object.keys(tensors).sort()) h.update(Buffer.from(tensors[name].data.buffer, tensors[name].data.byteOffset, tensors[name].data.byteLength));
@@ -52,24 +54,30 @@ describe('spectrogram features on two threads', () => {
 	it('an extraction stopped half-way (the execution cancelled) leaves the helper free for the next one', () => {
 		const script = `
 const { getFeatureExtractor } = require(${JSON.stringify(path.join(DIST, 'features'))});
-const { helperRuns } = require(${JSON.stringify(path.join(DIST, 'features', 'parallel'))});
+const { helperFree, helperRuns } = require(${JSON.stringify(path.join(DIST, 'features', 'parallel'))});
 const { Slicer, runSliced } = require(${JSON.stringify(path.join(DIST, 'util', 'slicer'))});
 const samples = Float32Array.from({ length: 160000 }, (_, i) => Math.sin(i * 0.01));
 const ast = getFeatureExtractor('ASTFeatureExtractor');
+// Waits for the helper by its state, not by a delay (a busy machine starts threads late).
+const until = async (ok) => { for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 10)); };
 (async () => {
   ast.extract(samples, {});
-  await new Promise((r) => setTimeout(r, 200));
+  await until(helperFree);
+  const ready = helperFree();
   const stop = new AbortController();
   const cancelled = runSliced(ast.steps(samples, {}), new Slicer(stop.signal, 0)).then(() => 'finished', (e) => e.constructor.name);
   stop.abort();
   const outcome = await cancelled;
-  await new Promise((r) => setTimeout(r, 50));
+  await until(helperFree); // the abandoned half finishes on the helper
+  const free = helperFree();
   const before = helperRuns();
   const again = ast.extract(samples, {});
-  console.log(JSON.stringify({ outcome, used: helperRuns() - before, ok: again.input_values.data.length }));
+  console.log(JSON.stringify({ outcome, ready, free, used: helperRuns() - before, ok: again.input_values.data.length }));
 })();`;
 		const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 }).trim().split('\n').pop()!);
 		expect(r.outcome).toBe('CancelledError');
+		expect(r.ready).toBe(true);
+		expect(r.free).toBe(true); // an abandoned extraction does not keep the helper
 		expect(r.used).toBe(1);
 	}, 60_000);
 });

@@ -86,6 +86,12 @@ let runs = 0;
 /** How many extractions the helper has shared (tests read it). */
 export const helperRuns = () => runs;
 
+/** Whether the next extraction could use the helper: started, ready, and not working for anyone (tests wait for it). */
+export function helperFree(): boolean {
+	const h = helper;
+	return !!h && h.ready && (!h.owned || (h.abandoned && Atomics.load(h.state, 0) !== 1));
+}
+
 /**
  * Hands frames [from, first + count) to the helper, if it is there and free;
  * `finish()` waits for them and copies them into `out` (false: compute them

@@ -25,6 +25,8 @@ export interface N8nInstance {
 	/** Runs the n8n CLI; `extraEnv` replaces variables of the instance's environment for this run. */
 	n8n(args: string[], extraEnv?: NodeJS.ProcessEnv): string;
 	importExample(file: string, id: string, edit?: (wf: Record<string, unknown>) => void): void;
+	/** Imports a workflow given as an object (its `id` set). */
+	importWorkflow(wf: Record<string, unknown>): void;
 	execute(id: string, extraEnv?: NodeJS.ProcessEnv): ExecutionResult;
 	start(port: number): Promise<ChildProcess>;
 	cleanup(): void;
@@ -37,7 +39,8 @@ export interface ExecutionResult {
 	runData: Record<string, Array<{ data?: { main: Array<Array<{ json: Record<string, unknown>; pairedItem?: unknown }>> }; error?: { message: string } }>>;
 }
 
-export function prepareN8n(): N8nInstance {
+/** `extraPackages`: more tarballs installed beside this package (benchmarks). */
+export function prepareN8n(extraPackages: string[] = []): N8nInstance {
 	const setupOut = execFileSync('bash', [path.join(REPO, 'scripts', 'e2e', 'setup-n8n.sh')], {
 		encoding: 'utf8',
 		stdio: ['ignore', 'pipe', 'inherit'],
@@ -68,6 +71,11 @@ export function prepareN8n(): N8nInstance {
 		['install', path.join(root, tarball), '--ignore-scripts', '--omit=optional', '--omit=dev', '--no-audit', '--no-fund'],
 		{ cwd: nodesDir, stdio: ['ignore', 'ignore', 'inherit'] },
 	);
+
+	if (extraPackages.length) {
+		// with their optional dependencies (transformers.js needs sharp's platform package, which n8n's installer would drop)
+		execFileSync('npm', ['install', ...extraPackages, '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund'], { cwd: nodesDir, stdio: ['ignore', 'ignore', 'inherit'] });
+	}
 
 	// jest sets NODE_ENV=test, which silences n8n's logger (and so `execute`'s output).
 	const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JEST')));
@@ -110,7 +118,10 @@ export function prepareN8n(): N8nInstance {
 			const wf = JSON.parse(text) as Record<string, unknown>;
 			wf.id = id;
 			edit?.(wf);
-			const target = path.join(root, `${id}.json`);
+			this.importWorkflow(wf);
+		},
+		importWorkflow(wf) {
+			const target = path.join(root, `${String(wf.id)}.json`);
 			writeFileSync(target, JSON.stringify(wf));
 			n8n(['import:workflow', `--input=${target}`]);
 		},
