@@ -7,7 +7,8 @@
  * start (cold: the model's load, WebAssembly compiles and the worker threads' start
  * included), "second" the same work warm. Times are n8n's own executionTime of each node.
  * Configurations alternate process by process; medians of ROUNDS processes (default 3).
- * Prints markdown tables (BENCHMARKS.md: "In the real n8n").
+ * Prints markdown tables (BENCHMARKS.md: "In the real n8n"). BENCH_WAVEFILE=1 adds transformers.js
+ * fed through wavefile, as its Node guide reads a WAV (slow: 26.8 s for the 40 clips here).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -119,9 +120,10 @@ it('tiny AST, 40 x 10 s WAV: ours (feature helper thread on and off) beside tran
 	const r = rounds([
 		{ name: 'ours', go: (k) => run(`astOurs${k}`, OURS, ast, files) },
 		{ name: 'ours, FEATURE_THREAD=0', go: (k) => run(`astOursNoThread${k}`, OURS, ast, files, { N8N_AUDIO_CLASSIFICATION_FEATURE_THREAD: '0' }) },
-		{ name: 'transformers.js (wavefile)', go: (k) => run(`astTjs${k}`, TJS, { modelPath: astDir }, files) },
+		{ name: 'transformers.js (PCM read directly)', go: (k) => run(`astTjs${k}`, TJS, { modelPath: astDir, read: 'pcm16' }, files) },
+		...(process.env.BENCH_WAVEFILE ? [{ name: 'transformers.js (wavefile, its guide)', go: (k: number) => run(`astTjsWavefile${k}`, TJS, { modelPath: astDir }, files) }] : []),
 	]);
-	const tjs = r.get('transformers.js (wavefile)')!;
+	const tjs = r.get('transformers.js (PCM read directly)')!;
 	const rows = [...r].map(([name, t]) => {
 		const [first, second] = [median(t.map((x) => x.first)), median(t.map((x) => x.second))];
 		const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
