@@ -151,12 +151,9 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			if (clipBefore + clipAfter > 0) {
 				const x = ring.samples(Math.max(0, e.start - clipBefore), e.end + clipAfter, rate);
 				// An Ogg Opus clip that cannot be made falls back to WAV: the event is not lost for its clip.
-				clipFormat = o.clipFormat === 'ogg-opus' ? 'ogg-opus' : 'wav';
-				clip = clipFormat === 'ogg-opus' ? await encodeOggOpus(x, rate).catch(() => undefined) : undefined;
-				if (!clip) {
-					clipFormat = 'wav';
-					clip = encodeWav16(x, rate);
-				}
+				clip = o.clipFormat === 'ogg-opus' ? await encodeOggOpus(x, rate).catch(() => undefined) : undefined;
+				clipFormat = clip ? 'ogg-opus' : 'wav';
+				clip ??= encodeWav16(x, rate);
 			}
 			await o.onEvent({ ...e, streamOffset: e.start, source, model: spec.name, clip, clipFormat });
 		};

@@ -18,7 +18,8 @@ import { AVERROR_EAGAIN, AVERROR_EOF, AVMEDIA_TYPE_AUDIO, type LibavFrame, type 
 import { MonoSink, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
-const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
+/** How the log names FFmpeg's decoders in WebAssembly (M4A, ADTS, CAF). */
+export const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
 /** FFmpeg's AVCodecID of the codecs named in the log; others log as their container. */
 const CODEC_NAMES: Record<number, string> = { 86018: 'aac', 86032: 'alac', 86017: 'mp3', 86076: 'opus', 86028: 'flac' };
 /** Compressed bytes read per batch: a few ms of decoding. */

@@ -23,14 +23,13 @@
  */
 import { AudioClassificationError } from '../../errors';
 import { ALAW, interleavedMonoSource, MULAW, type SampleReader } from '../wav';
-import { esdsInfo, pushFrames } from './aac';
+import { DECODER_NAME, esdsInfo, pushFrames } from './aac';
 import { AVMEDIA_TYPE_AUDIO, type LibavFrame, type LibavModule, LibavSession, decodePackets } from './libav';
 import { OpusStream } from './opus';
 import { invalid, pcmReader, unsupported } from './pcm';
 import { MonoSink, undecodable } from './sink';
 import type { DecodeContext, DecodedPcm, Decoder } from './types';
 
-const DECODER_NAME = "(libav.js: FFmpeg's decoder in WebAssembly)";
 /** Frames decoded between turns of the event loop: 64 AAC packets, 16 of ALAC's 4096 frames, 68 of Opus's 960 (a few ms each). */
 const BATCH_FRAMES = 65_536;
 const batchOf = (framesPerPacket: number) => Math.max(1, Math.min(256, Math.floor(BATCH_FRAMES / (framesPerPacket || 1024))));
@@ -337,11 +336,16 @@ async function decodeOpus(input: Buffer, c: CafChunks, p: Packets, ctx: DecodeCo
 
 const COMPRESSED: Record<string, string> = { 'aac ': 'AAC', alac: 'ALAC', opus: 'Opus' };
 
+/** Whether these first bytes are a CAF file. */
+export function isCaf(head: Buffer): boolean {
+	return head.length >= 8 && head.toString('latin1', 0, 4) === 'caff';
+}
+
 export const cafDecoder: Decoder = {
 	id: 'caf',
 	formats: 'CAF (AAC, ALAC, Opus, PCM, A-law, µ-law)',
 	builtIn: true,
-	sniff: (head) => head.length >= 8 && head.toString('latin1', 0, 4) === 'caff',
+	sniff: isCaf,
 	async decode(input, ctx): Promise<DecodedPcm> {
 		const c = readCafChunks(input);
 		const { desc, data } = c;
@@ -388,8 +392,3 @@ export const cafDecoder: Decoder = {
 		};
 	},
 };
-
-/** Whether the bytes are a CAF whose packets need the packet table (ffmpeg then needs a seekable file). */
-export function isCaf(head: Buffer): boolean {
-	return head.length >= 8 && head.toString('latin1', 0, 4) === 'caff';
-}
