@@ -12,6 +12,8 @@ module.exports = {
 	transformIgnorePatterns: [
 		'/node_modules/(?!(mpg123-decoder|ogg-opus-decoder|opus-decoder|@wasm-audio-decoders|@eshaz|codec-parser|simple-yenc|@audio/decode-amr|@audio/decode-aac)/)',
 	],
+	// The prewarm (src/prewarm.ts) is off in tests that do not ask for it: test/prewarm.test.ts
+	setupFiles: ['<rootDir>/test/helpers/setup-env.js'],
 	testTimeout: 120000,
 	reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

@@ -93,6 +93,7 @@ function run(id: string, type: string, parameters: Record<string, unknown>, file
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const range = (xs: number[]) => `${Math.min(...xs)}-${Math.max(...xs)}`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /** Each configuration ROUNDS times, alternating process by process. */
 function rounds(configs: Array<{ name: string; go: (round: number) => Timing }>): Map<string, Timing[]> {
@@ -126,7 +127,6 @@ it('tiny AST, 40 x 10 s WAV: ours (feature helper thread on and off) beside tran
 	const tjs = r.get('transformers.js (PCM read directly)')!;
 	const rows = [...r].map(([name, t]) => {
 		const [first, second] = [median(t.map((x) => x.first)), median(t.map((x) => x.second))];
-		const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 		return `| ${name} | ${first} (${range(t.map((x) => x.first))}) | ${second} (${range(t.map((x) => x.second))}) | ${ratio(first, median(tjs.map((x) => x.first)))} | ${ratio(second, median(tjs.map((x) => x.second)))} |`;
 	});
 	tables.push(
@@ -159,9 +159,20 @@ it('the helper thread by clip length (tiny AST, 40 clips, warm)', () => {
 it('built-in model: the first result after n8n starts, and 100 one-second notes warm', () => {
 	const builtIn = { topK: 1, outputMode: 'perInput', options: {} };
 	const lines: string[] = [];
+	// The first result with the prewarm (src/prewarm.ts, the default) and without it, alternating
 	const one = clips('one-wav', 1, 1, 'wav');
-	const first = rounds([{ name: 'one', go: (k) => run(`builtInOne${k}`, OURS, builtIn, one) }]).get('one')!;
-	lines.push(`| 1 x 1 s WAV | ${median(first.map((x) => x.first))} ms (${range(first.map((x) => x.first))}) | ${median(first.map((x) => x.second))} ms |`);
+	const oneOgg = clips('one-ogg', 1, 1, 'ogg', 48_000);
+	const off = { N8N_AUDIO_CLASSIFICATION_PREWARM: 'false' };
+	const firsts = rounds([
+		{ name: 'WAV', go: (k) => run(`builtInOne${k}`, OURS, builtIn, one) },
+		{ name: 'WAV, prewarm off', go: (k) => run(`builtInOneOff${k}`, OURS, builtIn, one, off) },
+		{ name: 'Ogg/Opus', go: (k) => run(`builtInOneOgg${k}`, OURS, builtIn, oneOgg) },
+		{ name: 'Ogg/Opus, prewarm off', go: (k) => run(`builtInOneOggOff${k}`, OURS, builtIn, oneOgg, off) },
+	]);
+	for (const [name, t] of firsts) {
+		const versus = name.endsWith('off') ? '' : ` (${ratio(median(t.map((x) => x.first)), median(firsts.get(`${name}, prewarm off`)!.map((x) => x.first)))} of prewarm off)`;
+		lines.push(`| 1 x 1 s ${name} | ${median(t.map((x) => x.first))} ms (${range(t.map((x) => x.first))})${versus} | ${median(t.map((x) => x.second))} ms |`);
+	}
 	for (const format of ['wav', 'ogg'] as const) {
 		const files = clips(`hundred-${format}`, 1, 100, format, format === 'ogg' ? 48_000 : 16_000);
 		const t = rounds([{ name: format, go: (k) => run(`builtIn100${format}${k}`, OURS, builtIn, files) }]).get(format)!;

@@ -106,3 +106,12 @@ export function captureDevicesAllowed(): boolean {
 export function ffmpegTimeoutMs(): number {
 	return envNumber('FFMPEG_TIMEOUT_S', 120) * 1000;
 }
+
+/**
+ * Whether loading the node also starts ONNX Runtime's thread and loads the default built-in
+ * model (N8N_AUDIO_CLASSIFICATION_PREWARM, on unless 0/false/no/off): the first execution
+ * after n8n's start then does not wait for the thread, ONNX Runtime and the session.
+ */
+export function prewarmEnabled(): boolean {
+	return !/^(0|false|no|off)$/i.test(process.env[ENV_PREFIX + 'PREWARM']?.trim() ?? '');
+}

@@ -35,7 +35,7 @@ export async function prepareAudio(
 	options: Pick<ClassifyOptions, 'ffmpegPath' | 'signal' | 'maxDuration' | 'decoder'> & Partial<Pick<ClassifyOptions, 'device' | 'backend' | 'threads'>>,
 ): Promise<PreparedAudio> {
 	// The first item of a process: ONNX Runtime's thread and the model load while this clip decodes.
-	if (options.device) sessionCache.preload({ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend });
+	if (options.device) void sessionCache.preload({ onnxPath: spec.onnxPath, device: options.device, threads: options.threads, backend: options.backend });
 	const decoded = await decodeAudio(audio, {
 		samplingRate: spec.samplingRate,
 		ffmpegPath: options.ffmpegPath,

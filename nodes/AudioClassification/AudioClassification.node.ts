@@ -7,6 +7,11 @@ import * as zeroShot from './actions/zeroShot.operation';
 import { commonProperties, operationProperty, optionsProperty } from './descriptions/common';
 import { type AudioOperation, type BatchedOperation, forEachAudio } from './helpers/run';
 import { searchModels } from './methods/listSearch';
+import { prewarm } from '../../src';
+
+// n8n loads the node at its start: ONNX Runtime's thread and the default built-in model load
+// then, off n8n's thread, not during the first execution (N8N_AUDIO_CLASSIFICATION_PREWARM=false: off)
+void prewarm();
 
 /** One file per operation under actions/; this class only describes and routes. */
 const operations: Record<string, AudioOperation | BatchedOperation> = {

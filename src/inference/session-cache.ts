@@ -147,11 +147,15 @@ export interface LoadEvent {
 	ms: number;
 	/** Loads in this process so far, this one included. */
 	loads: number;
+	/** Loaded by the prewarm at the node's load (src/prewarm.ts), not by an execution. */
+	prewarm?: boolean;
 }
 
 export class SessionCache {
 	private readonly entries = new Map<string, Entry>();
 	private readonly loadListeners: Array<(e: LoadEvent) => void> = [];
+	/** Loads so far, replayed to a listener that comes later (the prewarm loads before any execution listens). */
+	private readonly loadHistory: LoadEvent[] = [];
 	private readonly draining = new Map<string, Entry>();
 	readonly stats: SessionCacheStats = { loads: 0, revived: 0 };
 
@@ -202,24 +206,30 @@ export class SessionCache {
 	/**
 	 * Starts loading a session without using it yet (the pipeline calls it
 	 * before decoding, so ONNX Runtime's thread and the model load overlap the
-	 * decode). A failure is reported to the later `use`, not here.
+	 * decode; the prewarm at the node's load). A failure is reported to the
+	 * later `use`, not here: the promise says only whether a session is ready.
 	 */
-	preload(r: SessionRequest): void {
-		keyOf(r)
+	preload(r: SessionRequest, prewarm = false): Promise<boolean> {
+		return keyOf(r)
 			.then((key) => {
-				if (this.entries.has(key) || this.draining.has(key)) return;
-				this.entries.set(key, this.create(key, r));
-				this.evict();
+				let entry = this.entries.get(key) ?? this.draining.get(key);
+				if (!entry) {
+					entry = this.create(key, r, prewarm);
+					this.entries.set(key, entry);
+					this.evict();
+				}
+				return entry.loading.then(() => true);
 			})
-			.catch(() => undefined);
+			.catch(() => false);
 	}
 
-	/** Calls `listener` after each model load of this cache. */
+	/** Calls `listener` after each model load of this cache, and now for each earlier one. */
 	onLoad(listener: (e: LoadEvent) => void): void {
 		this.loadListeners.push(listener);
+		for (const e of this.loadHistory) listener(e);
 	}
 
-	private create(key: string, r: SessionRequest): Entry {
+	private create(key: string, r: SessionRequest, prewarm = false): Entry {
 		const started = Date.now();
 		const bytes = modelBytes(r.onnxPath);
 		const entry: Entry = { loading: openSession(r, bytes), users: 0, evicted: false, bytes };
@@ -227,7 +237,10 @@ export class SessionCache {
 		const loads = this.stats.loads;
 		entry.loading.then(
 			(loaded) => {
-				for (const l of this.loadListeners) l({ onnxPath: r.onnxPath, backend: loaded.backend, provider: loaded.provider, ms: Date.now() - started, loads });
+				const e: LoadEvent = { onnxPath: r.onnxPath, backend: loaded.backend, provider: loaded.provider, ms: Date.now() - started, loads, ...(prewarm ? { prewarm } : {}) };
+				this.loadHistory.push(e);
+				if (this.loadHistory.length > 100) this.loadHistory.shift();
+				for (const l of this.loadListeners) l(e);
 			},
 			() => undefined,
 		);

@@ -108,7 +108,9 @@ function logModelLoads(ctx: IExecuteFunctions): void {
 	const logger = ctx.logger;
 	sessionCache.onLoad((e) =>
 		logger.info(
-			`Audio Classification: model loaded into this process (pid ${process.pid}): ${e.onnxPath} on ONNX Runtime ${e.backend} (${e.provider}) in ${e.ms} ms; loads so far: ${e.loads}`,
+			e.prewarm
+				? `Audio Classification: the default built-in model was preloaded when n8n loaded the node (pid ${process.pid}): ${e.onnxPath} on ONNX Runtime ${e.backend} (${e.provider}) in ${e.ms} ms; N8N_AUDIO_CLASSIFICATION_PREWARM=false turns this off`
+				: `Audio Classification: model loaded into this process (pid ${process.pid}): ${e.onnxPath} on ONNX Runtime ${e.backend} (${e.provider}) in ${e.ms} ms; loads so far: ${e.loads}`,
 		),
 	);
 }

@@ -1,0 +1,37 @@
+/**
+ * Prewarm: when n8n loads the node, start ONNX Runtime's thread and load the default built-in
+ * model's session in it, so the first execution after n8n's start finds them ready. Profiled in
+ * the real n8n, n8n's thread otherwise sat idle 230 ms of the first execution waiting for the
+ * thread's bootstrap, onnxruntime-node's initialisation and the session (BENCHMARKS.md).
+ * The session is the one an execution with the node's defaults asks for (same cache key), so it
+ * is reused, not loaded twice. Everything runs off n8n's thread and after the current tick;
+ * failures are silent here (an execution reports them on its item). Off with
+ * N8N_AUDIO_CLASSIFICATION_PREWARM=false.
+ */
+import { prewarmEnabled } from './config';
+import { sessionCache } from './inference/session-cache';
+import { builtInModels, resolveBuiltIn } from './model/catalog';
+import { loadModelSpec } from './model/spec';
+
+let started: Promise<boolean> | undefined;
+
+/**
+ * Starts the prewarm once per process. Resolves true when the session is loaded, false when
+ * prewarm is off or the load failed.
+ */
+export function prewarm(): Promise<boolean> {
+	if (started) return started;
+	if (!prewarmEnabled()) return (started = Promise.resolve(false));
+	started = new Promise<void>((resolve) => setImmediate(resolve).unref()).then(async () => {
+		try {
+			const model = builtInModels().find((m) => m.default) ?? builtInModels()[0];
+			const { dir } = resolveBuiltIn(model.id);
+			const spec = loadModelSpec(dir, 'auto', model.id);
+			// The node's defaults: Device CPU, Backend Auto, threads unset (engineOptions)
+			return await sessionCache.preload({ onnxPath: spec.onnxPath, device: 'cpu', backend: 'auto' }, true);
+		} catch {
+			return false;
+		}
+	});
+	return started;
+}
