@@ -12,6 +12,9 @@ import { prewarmEnabled } from './config';
 import { sessionCache } from './inference/session-cache';
 import { builtInModels, resolveBuiltIn } from './model/catalog';
 import { loadModelSpec } from './model/spec';
+import { prewarmOpus } from './audio/decoders/opus';
+import { encodeWav16 } from './audio/encode';
+import { classifyAudio } from './pipeline';
 
 let started: Promise<boolean> | undefined;
 
@@ -28,7 +31,12 @@ export function prewarm(): Promise<boolean> {
 			const { dir } = resolveBuiltIn(model.id);
 			const spec = loadModelSpec(dir, 'auto', model.id);
 			// The node's defaults: Device CPU, Backend Auto, threads unset (engineOptions)
-			return await sessionCache.preload({ onnxPath: spec.onnxPath, device: 'cpu', backend: 'auto' }, true);
+			const loaded = await sessionCache.preload({ onnxPath: spec.onnxPath, device: 'cpu', backend: 'auto' }, true);
+			// The first voice note's own costs: libopus's instance, then one classification of half a
+			// second of 48 kHz silence (the resampler's kernel, the features and the run compiled)
+			await prewarmOpus().catch(() => false);
+			if (loaded) await classifyAudio(encodeWav16(new Float32Array(24_000), 48_000), spec, { device: 'cpu', backend: 'auto', topK: 1, functionToApply: 'softmax' });
+			return loaded;
 		} catch {
 			return false;
 		}

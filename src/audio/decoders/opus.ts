@@ -67,6 +67,17 @@ function release(wasm: OpusWasm, trapped: boolean): void {
 	if (!trapped && idle.length < MAX_IDLE) idle.push(wasm);
 }
 
+/**
+ * Makes the first instance now (the prewarm: its WebAssembly compile and memory cost 48 ms of
+ * n8n's thread in the first voice note otherwise) and keeps it for the first file. True when one
+ * is kept.
+ */
+export async function prewarmOpus(): Promise<boolean> {
+	if (idle.length > 0) return true;
+	release(await acquire(0), false);
+	return idle.length > 0;
+}
+
 /** The fields of an OpusHead (RFC 7845 section 5.1) that decoding needs. */
 export interface OpusHead {
 	channels: number;
