@@ -117,6 +117,7 @@ async function decode(input: Buffer, options: DecodeOptions): Promise<DecodedAud
 		if (pcm.source.length / pcm.sampleRate > maxDuration) throw tooLongError(maxDuration);
 		samples = await resampleSource(pcm.source, pcm.sampleRate, samplingRate, slicer);
 	}
+	pcm.source.release?.(); // read: the decoder's blocks serve the next file
 	if (samples.length === 0) {
 		throw new AudioDecodeError(
 			'The file contains no audio samples',
@@ -231,6 +232,7 @@ async function decodeStream(input: Buffer, options: DecodeOptions, onBlock: (sam
 			await emit(stream.push(block));
 		}
 		await emit(stream.flush());
+		pcm.source.release?.();
 	} else if (resampler) {
 		await emit(resampler.flush());
 	}

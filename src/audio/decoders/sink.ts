@@ -9,8 +9,29 @@ import { arraySource, chunkedSource, type SampleSource } from '../resample';
 import { downmixToMono } from '../wav';
 import type { DecodeContext } from './types';
 
+/**
+ * Samples per block the sink collects into (128 KB). Decoders hand over 2.5-120 ms packets: a
+ * fresh Float32Array per packet made 50 small ArrayBuffers per second of audio, and inside n8n's
+ * large heap their allocation and collection cost more than libopus's decode (a profile of 300
+ * one-second Ogg/Opus notes in the real n8n: 160 ms in the copy alone, BENCHMARKS.md).
+ */
+const BLOCK = 32_768;
+/**
+ * Blocks given back after their samples were resampled, for the next file (8 MB at most): a
+ * second of 48 kHz audio otherwise allocates 192 KB outside V8's heap per note, and that
+ * "external memory pressure" starts garbage collections, which n8n's large heap makes slow.
+ */
+const spare: Float32Array[] = [];
+const MAX_SPARE = 64;
+
+function takeBlock(): Float32Array {
+	return spare.pop() ?? new Float32Array(BLOCK);
+}
+
 export class MonoSink {
 	private readonly chunks: Float32Array[] = [];
+	private block: Float32Array | undefined;
+	private used = 0;
 	private total = 0;
 	rate = 0;
 
@@ -28,10 +49,23 @@ export class MonoSink {
 		}
 		this.total += frames;
 		if (this.total > this.ctx.maxDuration * this.rate + this.rate / 100) throw this.ctx.tooLong();
-		// A copy for mono: decoders may reuse their output buffers.
-		const mono = channels.length === 1 ? channels[0].slice(0, frames) : downmixToMono(channels.map((c) => c.subarray(0, frames)));
-		if (this.ctx.onPcm) await this.ctx.onPcm(mono, rate);
-		else this.chunks.push(mono);
+		if (this.ctx.onPcm) {
+			// A copy for mono: decoders may reuse their output buffers.
+			const mono = channels.length === 1 ? channels[0].slice(0, frames) : downmixToMono(channels.map((c) => c.subarray(0, frames)));
+			await this.ctx.onPcm(mono, rate);
+			return;
+		}
+		for (let at = 0; at < frames; ) {
+			if (!this.block || this.used === this.block.length) {
+				if (this.block) this.chunks.push(this.block);
+				this.block = takeBlock();
+				this.used = 0;
+			}
+			const n = Math.min(frames - at, this.block.length - this.used);
+			mixInto(this.block, this.used, channels, at, n);
+			this.used += n;
+			at += n;
+		}
 	}
 
 	get frames(): number {
@@ -40,8 +74,29 @@ export class MonoSink {
 
 	toSource(): SampleSource {
 		if (this.ctx.onPcm) return arraySource(new Float32Array(0)); // streamed on as it came
-		return chunkedSource(this.chunks.splice(0));
+		if (this.block) this.chunks.push(this.block.subarray(0, this.used));
+		this.block = undefined;
+		const blocks = this.chunks.splice(0);
+		// Called once the source's samples have been read (decode.ts): its blocks serve the next file.
+		return chunkedSource(blocks, () => {
+			for (const b of blocks) if (spare.length < MAX_SPARE) spare.push(b.length === BLOCK ? b : new Float32Array(b.buffer));
+			blocks.length = 0;
+		});
 	}
+}
+
+/** Frames `from`..`from + n` of `channels` as mono into `out` at `to` (stereo: (L+R)/sqrt(2), as downmixToMono). */
+function mixInto(out: Float32Array, to: number, channels: Float32Array[], from: number, n: number): void {
+	if (channels.length === 1) {
+		out.set(channels[0].subarray(from, from + n), to);
+		return;
+	}
+	if (channels.length === 2) {
+		const [l, r] = channels;
+		for (let i = 0; i < n; i++) out[to + i] = (l[from + i] + r[from + i]) * Math.SQRT1_2;
+		return;
+	}
+	out.set(downmixToMono(channels.map((c) => c.subarray(from, from + n))), to);
 }
 
 /** Feeds `input` to a streaming decoder in slices, yielding between them. */
