@@ -11,7 +11,7 @@
  * fed through wavefile, as its Node guide reads a WAV (slow: 26.8 s for the 40 clips here).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -156,8 +156,15 @@ it('the helper thread by clip length (tiny AST, 40 clips, warm)', () => {
 	tables.push(['feature helper thread, tiny AST, 40 clips, warm (ms)', '', '| clip | thread on | thread off | on / off |', '|---|---|---|---|', ...lines].join('\n'));
 });
 
-it('built-in model: the first result after n8n starts, and 100 one-second notes warm', () => {
+it('built-in model: the first result after n8n starts, and 100 one-second notes warm, beside transformers.js', () => {
 	const builtIn = { topK: 1, outputMode: 'perInput', options: {} };
+	// transformers.js has no DS-CNN: the built-in model's files with a wav2vec2 config (raw-waveform
+	// input, the same graph), as bench/run.js gives it
+	const tjsDir = path.join(n8n.audioDir, 'models', 'builtin-for-tjs');
+	cpSync(path.join(REPO, 'models', 'speech-commands-dscnn'), tjsDir, { recursive: true });
+	const config = JSON.parse(readFileSync(path.join(tjsDir, 'config.json'), 'utf8'));
+	writeFileSync(path.join(tjsDir, 'config.json'), JSON.stringify({ ...config, model_type: 'wav2vec2', architectures: ['Wav2Vec2ForSequenceClassification'] }));
+	const tjs = { modelPath: tjsDir, read: 'pcm16' };
 	const lines: string[] = [];
 	// The first result with the prewarm (src/prewarm.ts, the default) and without it, alternating
 	const one = clips('one-wav', 1, 1, 'wav');
@@ -166,18 +173,25 @@ it('built-in model: the first result after n8n starts, and 100 one-second notes 
 	const firsts = rounds([
 		{ name: 'WAV', go: (k) => run(`builtInOne${k}`, OURS, builtIn, one) },
 		{ name: 'WAV, prewarm off', go: (k) => run(`builtInOneOff${k}`, OURS, builtIn, one, off) },
+		{ name: 'WAV, transformers.js', go: (k) => run(`builtInOneTjs${k}`, TJS, tjs, one) },
 		{ name: 'Ogg/Opus', go: (k) => run(`builtInOneOgg${k}`, OURS, builtIn, oneOgg) },
 		{ name: 'Ogg/Opus, prewarm off', go: (k) => run(`builtInOneOggOff${k}`, OURS, builtIn, oneOgg, off) },
 	]);
+	const firstOf = (name: string) => median(firsts.get(name)!.map((x) => x.first));
 	for (const [name, t] of firsts) {
-		const versus = name.endsWith('off') ? '' : ` (${ratio(median(t.map((x) => x.first)), median(firsts.get(`${name}, prewarm off`)!.map((x) => x.first)))} of prewarm off)`;
+		const versus = firsts.has(`${name}, prewarm off`) ? ` (${ratio(firstOf(name), firstOf(`${name}, prewarm off`))} of prewarm off${name === 'WAV' ? `, ${ratio(firstOf(name), firstOf('WAV, transformers.js'))} of transformers.js` : ''})` : '';
 		lines.push(`| 1 x 1 s ${name} | ${median(t.map((x) => x.first))} ms (${range(t.map((x) => x.first))})${versus} | ${median(t.map((x) => x.second))} ms |`);
 	}
-	for (const format of ['wav', 'ogg'] as const) {
-		const files = clips(`hundred-${format}`, 1, 100, format, format === 'ogg' ? 48_000 : 16_000);
-		const t = rounds([{ name: format, go: (k) => run(`builtIn100${format}${k}`, OURS, builtIn, files) }]).get(format)!;
-		const perSecond = (ms: number) => Math.round(100 / (ms / 1000));
-		lines.push(`| 100 x 1 s ${format === 'ogg' ? 'Ogg/Opus' : 'WAV'} | ${perSecond(median(t.map((x) => x.first)))} notes/s | ${perSecond(median(t.map((x) => x.second)))} notes/s (${t.map((x) => perSecond(x.second)).join(', ')}) |`);
+	const perSecond = (ms: number) => Math.round(100 / (ms / 1000));
+	const wav = clips('hundred-wav', 1, 100, 'wav');
+	const ogg = clips('hundred-ogg', 1, 100, 'ogg', 48_000);
+	const hundred = rounds([
+		{ name: 'WAV', go: (k) => run(`builtIn100wav${k}`, OURS, builtIn, wav) },
+		{ name: 'WAV, transformers.js', go: (k) => run(`builtIn100tjs${k}`, TJS, tjs, wav) },
+		{ name: 'Ogg/Opus', go: (k) => run(`builtIn100ogg${k}`, OURS, builtIn, ogg) },
+	]);
+	for (const [name, t] of hundred) {
+		lines.push(`| 100 x 1 s ${name} | ${perSecond(median(t.map((x) => x.first)))} notes/s | ${perSecond(median(t.map((x) => x.second)))} notes/s (${t.map((x) => perSecond(x.second)).join(', ')}) |`);
 	}
-	tables.push(['built-in model, real n8n', '', '| workflow | first execution (cold) | second (warm) |', '|---|---|---|', ...lines].join('\n'));
+	tables.push([`built-in model, real n8n, ${ROUNDS} fresh processes each`, '', '| workflow | first execution (cold) | second (warm) |', '|---|---|---|', ...lines].join('\n'));
 });

@@ -34,6 +34,9 @@ it('example 1: a voice command is classified and routed by the Switch node', () 
 	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
 	expect(run.runData.Go).toBeUndefined();
 	expect(run.runData['Anything else']).toBeUndefined();
+	// The prewarm (src/prewarm.ts) loaded the model when n8n loaded the node; the execution reused it
+	expect(run.output).toMatch(/the default built-in model was preloaded when n8n loaded the node .* on ONNX Runtime native \(cpu\)/);
+	expect(run.output).not.toMatch(/model loaded into this process/);
 
 	// the same workflow, fed a "go" clip, takes the other branch
 	n8n.importExample('voice-command-router.json', 'exampleRouter002', (wf) => {
@@ -71,6 +74,7 @@ it("example 1 where n8n's official Alpine image puts it: no native ONNX Runtime,
 	expect(run.runData.Stop[0].data!.main[0][0].json.action).toBe('stop the conveyor');
 	expect(run.output).toMatch(/ONNX Runtime could not be loaded: Error relocating.*WebAssembly/);
 	expect(run.output).toMatch(/runs on ONNX Runtime wasm \(wasm\); audio decoded by ogg-opus \(opus-decoder\)/);
+	expect(run.output).toMatch(/the default built-in model was preloaded when n8n loaded the node .* on ONNX Runtime wasm \(wasm\)/);
 });
 
 it('the same, with an iPhone-style M4A (AAC, index at the end) decoded in-process by FFmpeg\'s WebAssembly build', () => {
