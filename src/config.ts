@@ -109,9 +109,12 @@ export function ffmpegTimeoutMs(): number {
 
 /**
  * Whether loading the node also starts ONNX Runtime's thread and loads the default built-in
- * model (N8N_AUDIO_CLASSIFICATION_PREWARM, on unless 0/false/no/off): the first execution
- * after n8n's start then does not wait for the thread, ONNX Runtime and the session.
+ * model (N8N_AUDIO_CLASSIFICATION_PREWARM): `true` always, `false` never, unset: only in n8n
+ * processes that run executions (src/prewarm.ts says which).
  */
-export function prewarmEnabled(): boolean {
-	return !/^(0|false|no|off)$/i.test(process.env[ENV_PREFIX + 'PREWARM']?.trim() ?? '');
+export function prewarmSetting(): 'on' | 'off' | 'auto' {
+	const raw = process.env[ENV_PREFIX + 'PREWARM']?.trim() ?? '';
+	if (/^(1|true|yes|on)$/i.test(raw)) return 'on';
+	if (/^(0|false|no|off)$/i.test(raw)) return 'off';
+	return 'auto';
 }

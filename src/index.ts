@@ -7,7 +7,7 @@ export { type LoadEvent, sessionCache } from './inference/session-cache';
 export type { Device } from './inference/runtime';
 export { builtInModels, hubCatalog, resolveBuiltIn } from './model/catalog';
 export { resolveCacheDir } from './hub/cache';
-export { prewarm } from './prewarm';
+export { prewarm, runsExecutions } from './prewarm';
 export { downloadHubModel, offlineFromEnv, resolveHubAccess, searchHubModels } from './hub/model';
 export { loadModelSpec, type ModelSpec } from './model/spec';
 export { AUTO_ORDER, type DtypeChoice } from './model/variants';

@@ -7,8 +7,26 @@
  * is reused, not loaded twice. Everything runs off n8n's thread and after the current tick;
  * failures are silent here (an execution reports them on its item). Off with
  * N8N_AUDIO_CLASSIFICATION_PREWARM=false.
+ *
+ * Unset, it runs only in n8n processes that run executions: `n8n` / `n8n start`, `worker`,
+ * `webhook`, `execute`, `execute-batch`. n8n's short commands (`export:workflow`,
+ * `publish:workflow`, ...) load the nodes too and then call process.exit(): a process that exits
+ * while onnxruntime-node initialises in its thread aborts ("terminate called after throwing an
+ * instance of 'Napi::Error'"), seen in the e2e on `n8n publish:workflow`.
  */
-import { prewarmEnabled } from './config';
+
+const SERVING_COMMANDS = new Set(['start', 'worker', 'webhook', 'execute', 'execute-batch']);
+
+/** Whether `argv` is an n8n process that runs executions (see above). */
+export function runsExecutions(argv: readonly string[]): boolean {
+	const script = argv[1] ?? '';
+	if (path.basename(script) !== 'n8n') return false;
+	const command = argv.slice(2).find((a) => !a.startsWith('-'));
+	return command === undefined || SERVING_COMMANDS.has(command);
+}
+import path from 'node:path';
+
+import { prewarmSetting } from './config';
 import { sessionCache } from './inference/session-cache';
 import { builtInModels, resolveBuiltIn } from './model/catalog';
 import { loadModelSpec } from './model/spec';
@@ -24,7 +42,8 @@ let started: Promise<boolean> | undefined;
  */
 export function prewarm(): Promise<boolean> {
 	if (started) return started;
-	if (!prewarmEnabled()) return (started = Promise.resolve(false));
+	const setting = prewarmSetting();
+	if (setting === 'off' || (setting === 'auto' && !runsExecutions(process.argv))) return (started = Promise.resolve(false));
 	started = new Promise<void>((resolve) => setImmediate(resolve).unref()).then(async () => {
 		try {
 			const model = builtInModels().find((m) => m.default) ?? builtInModels()[0];

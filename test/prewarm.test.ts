@@ -25,8 +25,8 @@ function load(env: string | undefined): { engine: typeof Engine; harness: typeof
 }
 
 describe('prewarm', () => {
-	it('on by default: loading the node loads the default built-in model, and the first execution reuses it', async () => {
-		const { engine, harness } = load(undefined);
+	it('N8N_AUDIO_CLASSIFICATION_PREWARM=true: loading the node loads the default built-in model, and the first execution reuses it', async () => {
+		const { engine, harness } = load('true');
 		expect(await engine.prewarm()).toBe(true); // the node's import started it; this waits for it
 		expect(engine.sessionCache.stats.loads).toBe(1);
 		const events: Engine.LoadEvent[] = [];
@@ -41,6 +41,25 @@ describe('prewarm', () => {
 		expect(engine.sessionCache.stats.loads).toBe(1); // the prewarmed session, not a second load
 		expect(events).toHaveLength(1);
 		await engine.sessionCache.clear();
+	});
+
+	it('unset: only in n8n processes that run executions, so not in this one (jest)', async () => {
+		const { engine } = load(undefined);
+		expect(await engine.prewarm()).toBe(false);
+		expect(engine.sessionCache.stats.loads).toBe(0);
+	});
+
+	it("which n8n commands run executions (n8n's short commands load the nodes and exit at once)", () => {
+		const { engine } = load('0');
+		const bin = '/usr/local/lib/node_modules/n8n/bin/n8n';
+		for (const args of [[], ['start'], ['start', '--tunnel'], ['worker', '--concurrency=5'], ['webhook'], ['execute', '--id=7'], ['execute-batch']]) {
+			expect([args, engine.runsExecutions(['/usr/bin/node', bin, ...args])]).toEqual([args, true]);
+		}
+		for (const args of [['publish:workflow', '--id=1'], ['export:workflow', '--all'], ['import:credentials'], ['user-management:reset'], ['audit']]) {
+			expect([args, engine.runsExecutions(['/usr/bin/node', bin, ...args])]).toEqual([args, false]);
+		}
+		expect(engine.runsExecutions(['/usr/bin/node', '/srv/my-script.js'])).toBe(false);
+		expect(engine.runsExecutions(['/usr/bin/node'])).toBe(false);
 	});
 
 	it.each(['false', '0', 'off'])('N8N_AUDIO_CLASSIFICATION_PREWARM=%s: nothing is loaded until an execution asks', async (value) => {
