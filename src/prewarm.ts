@@ -14,6 +14,15 @@
  * while onnxruntime-node initialises in its thread aborts ("terminate called after throwing an
  * instance of 'Napi::Error'"), seen in the e2e on `n8n publish:workflow`.
  */
+import path from 'node:path';
+
+import { prewarmSetting } from './config';
+import { sessionCache } from './inference/session-cache';
+import { builtInModels, resolveBuiltIn } from './model/catalog';
+import { loadModelSpec } from './model/spec';
+import { prewarmOpus } from './audio/decoders/opus';
+import { encodeWav16 } from './audio/encode';
+import { classifyAudio } from './pipeline';
 
 const SERVING_COMMANDS = new Set(['start', 'worker', 'webhook', 'execute', 'execute-batch']);
 
@@ -24,15 +33,6 @@ export function runsExecutions(argv: readonly string[]): boolean {
 	const command = argv.slice(2).find((a) => !a.startsWith('-'));
 	return command === undefined || SERVING_COMMANDS.has(command);
 }
-import path from 'node:path';
-
-import { prewarmSetting } from './config';
-import { sessionCache } from './inference/session-cache';
-import { builtInModels, resolveBuiltIn } from './model/catalog';
-import { loadModelSpec } from './model/spec';
-import { prewarmOpus } from './audio/decoders/opus';
-import { encodeWav16 } from './audio/encode';
-import { classifyAudio } from './pipeline';
 
 let started: Promise<boolean> | undefined;
 
