@@ -11,10 +11,11 @@
  * fed through wavefile, as its Node guide reads a WAV (slow: 26.8 s for the 40 clips here).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { builtInForTjs } from '../scripts/lib/bench';
 import { type N8nInstance, prepareN8n } from '../test/e2e/n8n-instance';
 
 const REPO = path.join(__dirname, '..');
@@ -158,13 +159,8 @@ it('the helper thread by clip length (tiny AST, 40 clips, warm)', () => {
 
 it('built-in model: the first result after n8n starts, and 100 one-second notes warm, beside transformers.js', () => {
 	const builtIn = { topK: 1, outputMode: 'perInput', options: {} };
-	// transformers.js has no DS-CNN: the built-in model's files with a wav2vec2 config (raw-waveform
-	// input, the same graph), as bench/run.js gives it
-	const tjsDir = path.join(n8n.audioDir, 'models', 'builtin-for-tjs');
-	cpSync(path.join(REPO, 'models', 'speech-commands-dscnn'), tjsDir, { recursive: true });
-	const config = JSON.parse(readFileSync(path.join(tjsDir, 'config.json'), 'utf8'));
-	writeFileSync(path.join(tjsDir, 'config.json'), JSON.stringify({ ...config, model_type: 'wav2vec2', architectures: ['Wav2Vec2ForSequenceClassification'] }));
-	const tjs = { modelPath: tjsDir, read: 'pcm16' };
+	// transformers.js has no DS-CNN: the built-in model's files with a wav2vec2 config, as bench/run.js gives it
+	const tjs = { modelPath: builtInForTjs(path.join(REPO, 'models', 'speech-commands-dscnn'), path.join(n8n.audioDir, 'models', 'builtin-for-tjs')), read: 'pcm16' };
 	const lines: string[] = [];
 	// The first result with the prewarm (src/prewarm.ts, the default) and without it, alternating
 	const one = clips('one-wav', 1, 1, 'wav');

@@ -25,7 +25,7 @@
 // pays for the other's heap, and each reports its own peak RSS.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
-const { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { homedir, tmpdir, cpus } = require('node:os');
 const path = require('node:path');
 
@@ -38,6 +38,7 @@ const { getFeatureExtractor } = require(path.join(ROOT, 'dist', 'src', 'features
 const { postprocess } = require(path.join(ROOT, 'dist', 'src', 'postprocess'));
 const { labelOf } = require(path.join(ROOT, 'dist', 'src', 'model', 'spec'));
 const ort = require('onnxruntime-node');
+const { builtInForTjs } = require('../scripts/lib/bench');
 
 const QUICK = process.argv.includes('--quick');
 const BASE_ONLY = process.argv.includes('--base-only');
@@ -87,12 +88,7 @@ function isolated(job) {
 
 /** The bundled model for transformers.js: the same ONNX file, a config it can map (its input is input_values, as wav2vec2's). */
 function bundledForTjs() {
-	const { dir } = engine.resolveBuiltIn('speech-commands-dscnn');
-	const out = path.join(work, 'models', 'bundled');
-	cpSync(dir, out, { recursive: true });
-	const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
-	writeFileSync(path.join(out, 'config.json'), JSON.stringify({ ...config, model_type: 'wav2vec2', architectures: ['Wav2Vec2ForSequenceClassification'] }));
-	return out;
+	return builtInForTjs(engine.resolveBuiltIn('speech-commands-dscnn').dir, path.join(work, 'models', 'bundled'));
 }
 
 async function main() {

@@ -17,7 +17,7 @@
 import path from 'node:path';
 
 import { prewarmSetting } from './config';
-import { sessionCache } from './inference/session-cache';
+import { type SessionRequest, sessionCache } from './inference/session-cache';
 import { builtInModels, resolveBuiltIn } from './model/catalog';
 import { loadModelSpec } from './model/spec';
 import { prewarmOpus } from './audio/decoders/opus';
@@ -37,24 +37,24 @@ export function runsExecutions(argv: readonly string[]): boolean {
 let started: Promise<boolean> | undefined;
 
 /**
- * Starts the prewarm once per process. Resolves true when the session is loaded, false when
- * prewarm is off or the load failed.
+ * Starts the prewarm once per process, with the session options an execution with the node's
+ * defaults uses (the node passes them: the same cache key, so the session is reused). Resolves
+ * true when the session is loaded, false when prewarm is off or the load failed.
  */
-export function prewarm(): Promise<boolean> {
+export function prewarm(defaults: Omit<SessionRequest, 'onnxPath'>): Promise<boolean> {
 	if (started) return started;
 	const setting = prewarmSetting();
 	if (setting === 'off' || (setting === 'auto' && !runsExecutions(process.argv))) return (started = Promise.resolve(false));
 	started = new Promise<void>((resolve) => setImmediate(resolve).unref()).then(async () => {
 		try {
-			const model = builtInModels().find((m) => m.default) ?? builtInModels()[0];
-			const { dir } = resolveBuiltIn(model.id);
+			const models = builtInModels();
+			const { dir, model } = resolveBuiltIn((models.find((m) => m.default) ?? models[0]).id);
 			const spec = loadModelSpec(dir, 'auto', model.id);
-			// The node's defaults: Device CPU, Backend Auto, threads unset (engineOptions)
-			const loaded = await sessionCache.preload({ onnxPath: spec.onnxPath, device: 'cpu', backend: 'auto' }, true);
+			const loaded = await sessionCache.preload({ ...defaults, onnxPath: spec.onnxPath }, true);
 			// The first voice note's own costs: libopus's instance, then one classification of half a
 			// second of 48 kHz silence (the resampler's kernel, the features and the run compiled)
-			await prewarmOpus().catch(() => false);
-			if (loaded) await classifyAudio(encodeWav16(new Float32Array(24_000), 48_000), spec, { device: 'cpu', backend: 'auto', topK: 1, functionToApply: 'softmax' });
+			await prewarmOpus().catch(() => undefined);
+			if (loaded) await classifyAudio(encodeWav16(new Float32Array(24_000), 48_000), spec, { ...defaults, topK: 1, functionToApply: 'softmax' });
 			return loaded;
 		} catch {
 			return false;

@@ -27,7 +27,7 @@ function load(env: string | undefined): { engine: typeof Engine; harness: typeof
 describe('prewarm', () => {
 	it('N8N_AUDIO_CLASSIFICATION_PREWARM=true: loading the node loads the default built-in model, and the first execution reuses it', async () => {
 		const { engine, harness } = load('true');
-		expect(await engine.prewarm()).toBe(true); // the node's import started it; this waits for it
+		expect(await engine.prewarm({ device: 'cpu', backend: 'auto' })).toBe(true); // the node's import started it; this waits for it
 		expect(engine.sessionCache.stats.loads).toBe(1);
 		const events: Engine.LoadEvent[] = [];
 		engine.sessionCache.onLoad((e) => events.push(e)); // a later listener hears of the prewarm's load
@@ -45,7 +45,7 @@ describe('prewarm', () => {
 
 	it('unset: only in n8n processes that run executions, so not in this one (jest)', async () => {
 		const { engine } = load(undefined);
-		expect(await engine.prewarm()).toBe(false);
+		expect(await engine.prewarm({ device: 'cpu', backend: 'auto' })).toBe(false);
 		expect(engine.sessionCache.stats.loads).toBe(0);
 	});
 
@@ -64,7 +64,7 @@ describe('prewarm', () => {
 
 	it.each(['false', '0', 'off'])('N8N_AUDIO_CLASSIFICATION_PREWARM=%s: nothing is loaded until an execution asks', async (value) => {
 		const { engine, harness } = load(value);
-		expect(await engine.prewarm()).toBe(false);
+		expect(await engine.prewarm({ device: 'cpu', backend: 'auto' })).toBe(false);
 		expect(engine.sessionCache.stats.loads).toBe(0);
 		const { error } = await harness.runClassifier([{ path: path.join(SPEECH, 'stop__stop_099d52ad_3.wav') }], { topK: 1 });
 		expect(error).toBeUndefined();

@@ -5,13 +5,14 @@ import * as classify from './actions/classify.operation';
 import * as detectEvents from './actions/detectEvents.operation';
 import * as zeroShot from './actions/zeroShot.operation';
 import { commonProperties, operationProperty, optionsProperty } from './descriptions/common';
-import { type AudioOperation, type BatchedOperation, forEachAudio } from './helpers/run';
+import { type AudioOperation, type BatchedOperation, engineOptions, forEachAudio } from './helpers/run';
 import { searchModels } from './methods/listSearch';
 import { prewarm } from '../../src';
 
 // n8n loads the node at its start: ONNX Runtime's thread and the default built-in model load
-// then, off n8n's thread, not during the first execution (N8N_AUDIO_CLASSIFICATION_PREWARM=false: off)
-void prewarm();
+// then, off n8n's thread, with the options an execution with no Options set uses, not during
+// the first execution (N8N_AUDIO_CLASSIFICATION_PREWARM=false: off)
+void prewarm(engineOptions({}));
 
 /** One file per operation under actions/; this class only describes and routes. */
 const operations: Record<string, AudioOperation | BatchedOperation> = {

@@ -72,4 +72,17 @@ function wavefileSamples(bytes, rate) {
 	return samples;
 }
 
-module.exports = { alternating, median, peakRssMB, stats, timed, timings, wavefileSamples };
+/**
+ * The built-in model's folder copied to `out` with a wav2vec2 config: transformers.js has no
+ * DS-CNN, and the graph takes the same raw-waveform input (`input_values`).
+ */
+function builtInForTjs(modelDir, out) {
+	const fs = require('node:fs');
+	const path = require('node:path');
+	fs.cpSync(modelDir, out, { recursive: true });
+	const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+	fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ ...config, model_type: 'wav2vec2', architectures: ['Wav2Vec2ForSequenceClassification'] }));
+	return out;
+}
+
+module.exports = { alternating, builtInForTjs, median, peakRssMB, stats, timed, timings, wavefileSamples };

@@ -245,18 +245,24 @@ for (let i = 0; i < 256; i++) {
 /**
  * Down-mix to mono the way `ffmpeg -ac 1` does for float output: stereo is
  * (L + R) / sqrt(2) (ffmpeg's rematrix, not a plain mean), so features match
- * the Python pipeline, which decodes through ffmpeg.
+ * the Python pipeline, which decodes through ffmpeg. With `into`, written
+ * there from `at` (the decoders' sink fills its blocks so, allocating nothing).
  */
-export function downmixToMono(channels: Float32Array[]): Float32Array {
-	if (channels.length === 1) return channels[0];
+export function downmixToMono(channels: Float32Array[], into?: Float32Array, at = 0): Float32Array {
+	if (channels.length === 1 && !into) return channels[0];
 	const n = channels[0].length;
-	const out = new Float32Array(n);
+	const out = into ?? new Float32Array(n);
+	if (channels.length === 1) {
+		out.set(channels[0], at);
+		return out;
+	}
 	if (channels.length === 2) {
 		const [l, r] = channels;
-		for (let i = 0; i < n; i++) out[i] = (l[i] + r[i]) * Math.SQRT1_2;
+		for (let i = 0; i < n; i++) out[at + i] = (l[i] + r[i]) * Math.SQRT1_2;
 		return out;
 	}
 	// More than two channels only reach here when ffmpeg is unavailable.
-	for (const ch of channels) for (let i = 0; i < n; i++) out[i] += ch[i] / channels.length;
+	out.fill(0, at, at + n);
+	for (const ch of channels) for (let i = 0; i < n; i++) out[at + i] += ch[i] / channels.length;
 	return out;
 }

@@ -69,13 +69,10 @@ function release(wasm: OpusWasm, trapped: boolean): void {
 
 /**
  * Makes the first instance now (the prewarm: its WebAssembly compile and memory cost 48 ms of
- * n8n's thread in the first voice note otherwise) and keeps it for the first file. True when one
- * is kept.
+ * n8n's thread in the first voice note otherwise) and keeps it for the first file.
  */
-export async function prewarmOpus(): Promise<boolean> {
-	if (idle.length > 0) return true;
-	release(await acquire(0), false);
-	return idle.length > 0;
+export async function prewarmOpus(): Promise<void> {
+	if (idle.length === 0) release(await acquire(0), false);
 }
 
 /** The fields of an OpusHead (RFC 7845 section 5.1) that decoding needs. */

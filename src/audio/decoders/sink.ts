@@ -62,7 +62,7 @@ export class MonoSink {
 				this.used = 0;
 			}
 			const n = Math.min(frames - at, this.block.length - this.used);
-			mixInto(this.block, this.used, channels, at, n);
+			downmixToMono(channels.map((c) => c.subarray(at, at + n)), this.block, this.used);
 			this.used += n;
 			at += n;
 		}
@@ -83,20 +83,6 @@ export class MonoSink {
 			blocks.length = 0;
 		});
 	}
-}
-
-/** Frames `from`..`from + n` of `channels` as mono into `out` at `to` (stereo: (L+R)/sqrt(2), as downmixToMono). */
-function mixInto(out: Float32Array, to: number, channels: Float32Array[], from: number, n: number): void {
-	if (channels.length === 1) {
-		out.set(channels[0].subarray(from, from + n), to);
-		return;
-	}
-	if (channels.length === 2) {
-		const [l, r] = channels;
-		for (let i = 0; i < n; i++) out[to + i] = (l[from + i] + r[from + i]) * Math.SQRT1_2;
-		return;
-	}
-	out.set(downmixToMono(channels.map((c) => c.subarray(from, from + n))), to);
 }
 
 /** Feeds `input` to a streaming decoder in slices, yielding between them. */
