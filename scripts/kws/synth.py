@@ -194,6 +194,45 @@ def build_training(cache_path, seed=11):
     return data
 
 
+def paired_jobs(settings_espeak, settings_other, seed):
+    """v6: each command and the words that share sounds with it, said in the *same* voice,
+    rate and pitch (one setting per group), so that nothing but the word itself tells
+    "stop" from "stock" in training."""
+    rng = random.Random(seed)
+    variants = [v for v in espeak_variants() if v not in set(VARIANTS_HELD_OUT)]
+    jobs = []
+    for command in COMMANDS:
+        group = [command] + NEAR[command]
+        settings = [("espeak", f"{rng.choice(ACCENTS_TRAIN)}+{rng.choice(variants)}", rng.randint(120, 200), rng.randint(25, 75))
+                    for _ in range(settings_espeak)]
+        settings += [(engine, voice, rng.randint(130, 190), rng.randint(35, 65))
+                     for engine, voice in voices(False) for _ in range(settings_other)]
+        for k, (engine, voice, rate, pitch) in enumerate(settings):
+            for word in group:
+                jobs.append(((word, f"{engine}:{voice}", f"p{command}{k}"), engine, voice, word, rate, pitch))
+    return jobs
+
+
+def build_training_v6(cache_path, seed=31):
+    """v6's training clips (training voices only): v4's set (every command and other word in
+    the training voices) plus the paired groups of paired_jobs(). Cached as one npz."""
+    if os.path.exists(cache_path):
+        return dict(np.load(cache_path))
+    base = build_training(cache_path.replace("-v6", "-v4"))
+    paired = run(paired_jobs(36, 3, seed))
+    pad = lambda a: np.pad(a, (0, SAMPLE_RATE - len(a))).astype(np.float32)  # noqa: E731
+    cmd = [(k, a) for k, a in paired if k[0] in COMMANDS]
+    other = [(k, a) for k, a in paired if k[0] not in COMMANDS]
+    data = {
+        "synth_cmd_x": np.concatenate([base["synth_cmd_x"], np.stack([pad(a) for _, a in cmd])]),
+        "synth_cmd_y": np.concatenate([base["synth_cmd_y"], np.array([COMMANDS.index(k[0]) for k, _ in cmd], dtype=np.int64)]),
+        "synth_unk_x": np.concatenate([base["synth_unk_x"], np.stack([pad(a) for _, a in other])]),
+        "synth_unk_near": np.concatenate([base["synth_unk_near"], np.ones(len(other), dtype=bool)]),
+    }
+    np.savez(cache_path, **data)
+    return data
+
+
 def build_held_out(out_dir, seed=23):
     """Held-out clips (held-out voices only) as 16 kHz WAV files with a manifest:
     what `npm run eval:kws` reads."""
@@ -225,11 +264,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train-cache", default=os.path.join(cache, "kws-synth-train-v4.npz"))
     ap.add_argument("--held-out", default=os.path.join(cache, "kws-synth-heldout-v4"))
-    ap.add_argument("--only", choices=["train", "held-out"])
+    ap.add_argument("--only", choices=["train", "train-v6", "held-out"])
     args = ap.parse_args()
     if args.only != "train":
         print("held-out:", build_held_out(args.held_out), flush=True)
-    if args.only != "held-out":
+    if args.only == "train-v6":
+        d = build_training_v6(args.train_cache.replace("-v4", "-v6"))
+        print("training (v6):", {k: v.shape for k, v in d.items()}, flush=True)
+    elif args.only != "held-out":
         d = build_training(args.train_cache)
         print("training:", {k: v.shape for k, v in d.items()}, flush=True)
 
