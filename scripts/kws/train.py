@@ -508,8 +508,8 @@ def main():
                     help="v3.1: the shipped model (default); v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
-                         "twice the synthetic commands, wider resampling of synthetic clips, 22 epochs")
-    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1), 28 (v4, v5), 22 (v6)")
+                         "twice the synthetic commands, wider resampling of synthetic clips, 30 epochs")
+    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5)")
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -527,7 +527,7 @@ def main():
     global RECIPE
     RECIPE = args.recipe
     if args.epochs is None:
-        args.epochs = {"v3.1": 30, "v6": 22}.get(RECIPE, 28)
+        args.epochs = {"v3.1": 30, "v6": 30}.get(RECIPE, 28)
     if args.synth is None:
         args.synth = 0 if RECIPE == "v3.1" else 1
     if args.unknown_factor is None:
