@@ -30,6 +30,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 SAMPLE_RATE = 16000
+CACHE_DIR = os.path.expanduser("~/.cache/n8n-nodes-audio-classification")
 COMMANDS = ["yes", "no", "up", "down", "left", "right", "stop", "go"]
 
 # Other words. NEAR: the ones that share sounds with a command (the hard
@@ -64,6 +65,12 @@ def espeak_variants():
     # Novelty voices that do not sound like a person are left out.
     odd = {"Demonic", "UniRobot", "anikaRobot", "whisperf", "whisper", "Tweaky", "kaukovalta", "zac"}
     return [n for n in names if n not in odd]
+
+
+def variant_pool(held_out):
+    """The espeak-ng variants of one side (held-out or training)."""
+    held = set(VARIANTS_HELD_OUT)
+    return [v for v in espeak_variants() if (v in held) == held_out]
 
 
 def voices(held_out):
@@ -130,9 +137,7 @@ def speak(job):
 
 def jobs_for(words, held_out, per_word_espeak, per_word_other, seed):
     rng = random.Random(seed)
-    variants = espeak_variants()
-    held = set(VARIANTS_HELD_OUT)
-    pool_variants = [v for v in variants if (v in held) == held_out]
+    pool_variants = variant_pool(held_out)
     accents = ACCENTS_HELD_OUT if held_out else ACCENTS_TRAIN
     jobs = []
     for word in words:
@@ -176,17 +181,26 @@ def run(jobs, processes=2):
     return sorted((r for r in rest if r[1] is not None), key=lambda r: order[r[0]])
 
 
+def pad_second(word):
+    """A word stored from the clip's start, zero-padded to one second."""
+    return np.pad(word, (0, SAMPLE_RATE - len(word))).astype(np.float32)
+
+
+def train_cache(version):
+    """Where the training clips of a version are cached."""
+    return os.path.join(CACHE_DIR, f"kws-synth-train-{version}.npz")
+
+
 def build_training(cache_path, seed=11):
     """Training clips (training voices only), cached as one npz."""
     if os.path.exists(cache_path):
         return dict(np.load(cache_path))
     cmd = run(jobs_for(COMMANDS, False, 60, 4, seed))
     other = run(jobs_for(OTHER_WORDS, False, 24, 2, seed + 1))
-    pad = lambda a: np.pad(a, (0, SAMPLE_RATE - len(a))).astype(np.float32)  # noqa: E731
     data = {
-        "synth_cmd_x": np.stack([pad(a) for _, a in cmd]),
+        "synth_cmd_x": np.stack([pad_second(a) for _, a in cmd]),
         "synth_cmd_y": np.array([COMMANDS.index(k[0]) for k, _ in cmd], dtype=np.int64),
-        "synth_unk_x": np.stack([pad(a) for _, a in other]),
+        "synth_unk_x": np.stack([pad_second(a) for _, a in other]),
         "synth_unk_near": np.array([k[0] in NEAR_WORDS for k, _ in other], dtype=bool),
     }
     os.makedirs(os.path.dirname(cache_path), exist_ok=True)
@@ -199,7 +213,7 @@ def paired_jobs(settings_espeak, settings_other, seed):
     rate and pitch (one setting per group), so that nothing but the word itself tells
     "stop" from "stock" in training."""
     rng = random.Random(seed)
-    variants = [v for v in espeak_variants() if v not in set(VARIANTS_HELD_OUT)]
+    variants = variant_pool(False)
     jobs = []
     for command in COMMANDS:
         group = [command] + NEAR[command]
@@ -213,20 +227,20 @@ def paired_jobs(settings_espeak, settings_other, seed):
     return jobs
 
 
-def build_training_v6(cache_path, seed=31):
+def build_training_v6(cache_path, base_cache_path, seed=31):
     """v6's training clips (training voices only): v4's set (every command and other word in
-    the training voices) plus the paired groups of paired_jobs(). Cached as one npz."""
+    the training voices, cached at `base_cache_path`) plus the paired groups of paired_jobs().
+    Cached as one npz."""
     if os.path.exists(cache_path):
         return dict(np.load(cache_path))
-    base = build_training(cache_path.replace("-v6", "-v4"))
+    base = build_training(base_cache_path)
     paired = run(paired_jobs(36, 3, seed))
-    pad = lambda a: np.pad(a, (0, SAMPLE_RATE - len(a))).astype(np.float32)  # noqa: E731
     cmd = [(k, a) for k, a in paired if k[0] in COMMANDS]
     other = [(k, a) for k, a in paired if k[0] not in COMMANDS]
     data = {
-        "synth_cmd_x": np.concatenate([base["synth_cmd_x"], np.stack([pad(a) for _, a in cmd])]),
+        "synth_cmd_x": np.concatenate([base["synth_cmd_x"], np.stack([pad_second(a) for _, a in cmd])]),
         "synth_cmd_y": np.concatenate([base["synth_cmd_y"], np.array([COMMANDS.index(k[0]) for k, _ in cmd], dtype=np.int64)]),
-        "synth_unk_x": np.concatenate([base["synth_unk_x"], np.stack([pad(a) for _, a in other])]),
+        "synth_unk_x": np.concatenate([base["synth_unk_x"], np.stack([pad_second(a) for _, a in other])]),
         "synth_unk_near": np.concatenate([base["synth_unk_near"], np.ones(len(other), dtype=bool)]),
     }
     np.savez(cache_path, **data)
@@ -260,16 +274,15 @@ def build_held_out(out_dir, seed=23):
 
 
 def main():
-    cache = os.path.expanduser("~/.cache/n8n-nodes-audio-classification")
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train-cache", default=os.path.join(cache, "kws-synth-train-v4.npz"))
-    ap.add_argument("--held-out", default=os.path.join(cache, "kws-synth-heldout-v4"))
+    ap.add_argument("--train-cache", default=train_cache("v4"))
+    ap.add_argument("--held-out", default=os.path.join(CACHE_DIR, "kws-synth-heldout-v4"))
     ap.add_argument("--only", choices=["train", "train-v6", "held-out"])
     args = ap.parse_args()
     if args.only != "train":
         print("held-out:", build_held_out(args.held_out), flush=True)
     if args.only == "train-v6":
-        d = build_training_v6(args.train_cache.replace("-v4", "-v6"))
+        d = build_training_v6(train_cache("v6"), args.train_cache)
         print("training (v6):", {k: v.shape for k, v in d.items()}, flush=True)
     elif args.only != "held-out":
         d = build_training(args.train_cache)

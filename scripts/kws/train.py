@@ -155,6 +155,9 @@ UNKNOWN_SHARES_V5 = (("sent", 1.35 / 4.2), ("wake", 0.90 / 4.2), ("unk", 0.45 / 
                      ("syn", 1.2 / 4.2))
 MINED_SHARES_V5 = (("sent", 0.99 / 4.2), ("wake", 0.66 / 4.2), ("unk", 0.36 / 4.2), ("rev", 0.24 / 4.2),
                    ("syn", 1.2 / 4.2), ("hard", 0.75 / 4.2))
+# `_unknown_` shares per recipe, before and after mining starts (v6 keeps v5's).
+SHARES = {"v3.1": UNKNOWN_SHARES_V31, "v4": UNKNOWN_SHARES, "v5": UNKNOWN_SHARES_V5, "v6": UNKNOWN_SHARES_V5}
+MINED = {"v3.1": MINED_SHARES_V31, "v4": MINED_SHARES, "v5": MINED_SHARES_V5, "v6": MINED_SHARES_V5}
 # Synthetic command clips per epoch, as a share of the real ones (v6: 0.3, since v5 recognised
 # the commands in held-out synthetic voices only 49% of the time).
 SYNTH_COMMAND_SHARES = {"v3.1": 0.15, "v4": 0.15, "v5": 0.15, "v6": 0.3}
@@ -169,7 +172,7 @@ def epoch_items(d, rng, unknown_factor=2.0, shares=None, n_hard=0):
     near-silent ones listed in near_silent.csv: label noise), `_unknown_` at
     `unknown_factor` times an average command class, `_silence_` at one."""
     if shares is None:
-        shares = {"v3.1": UNKNOWN_SHARES_V31, "v4": UNKNOWN_SHARES, "v5": UNKNOWN_SHARES_V5, "v6": UNKNOWN_SHARES_V5}[RECIPE]
+        shares = SHARES[RECIPE]
     items = [("cmd", i, int(y) + CMD_OFFSET) for i, y in enumerate(d["train_y"]) if not d["train_near_silent"][i]]
     per_class = len(items) // 8
     n_unknown = int(per_class * unknown_factor)
@@ -419,9 +422,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
         if mine_from and epoch + 1 >= mine_from:
             hard, p_hard = mine_hard_negatives(model, d, rng)
             hard_note = f" mined p(cmd) {p_hard:.3f}"
-            items = epoch_items(d, rng, unknown_factor,
-                                {"v3.1": MINED_SHARES_V31, "v4": MINED_SHARES, "v5": MINED_SHARES_V5, "v6": MINED_SHARES_V5}[RECIPE],
-                                len(hard))
+            items = epoch_items(d, rng, unknown_factor, MINED[RECIPE], len(hard))
         else:
             items = epoch_items(d, rng, unknown_factor)
         for b in range(0, len(items), 64):
@@ -516,7 +517,7 @@ def main():
     ap.add_argument("--snr-min", type=float, default=3.0, help="noise SNR drawn from [min, min+25] dB")
     ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
     ap.add_argument("--synth", type=int, help="1: add words synthesised in the training voices (synth.py); default: 1 for v4 only")
-    ap.add_argument("--synth-cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-synth-train-v4.npz"))
+    ap.add_argument("--synth-cache", help="default: synth.train_cache('v4'), or 'v6' for --recipe v6 (built on v4's)")
     ap.add_argument("--unknown-factor", type=float,
                     help="`_unknown_` items per epoch, in units of an average command class (default 3; v5: 4.2)")
     ap.add_argument("--mine-from", type=int, default=8,
@@ -532,13 +533,14 @@ def main():
         args.synth = 0 if RECIPE == "v3.1" else 1
     if args.unknown_factor is None:
         args.unknown_factor = 4.2 if RECIPE in ("v5", "v6") else 3.0
-    if RECIPE == "v6" and args.synth_cache.endswith("-v4.npz"):
-        args.synth_cache = args.synth_cache.replace("-v4.npz", "-v6.npz")
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
     if args.synth:
-        d.update(S.build_training_v6(args.synth_cache) if RECIPE == "v6" else S.build_training(args.synth_cache))
+        if RECIPE == "v6":
+            d.update(S.build_training_v6(args.synth_cache or S.train_cache("v6"), S.train_cache("v4")))
+        else:
+            d.update(S.build_training(args.synth_cache or S.train_cache("v4")))
         print(f"synthetic (training voices): {len(d['synth_cmd_y'])} command clips, {len(d['synth_unk_x'])} other words "
               f"({int(d['synth_unk_near'].sum())} near a command)", flush=True)
     print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands "
