@@ -35,9 +35,8 @@ describe('bundled model, default parameters', () => {
 		const judged = top.filter((i) => expectedLabel(i.json.fileName as string) !== '_unknown_');
 		expect(judged).toHaveLength(24); // 16 command clips, 8 held-out noise crops
 		const wrong = judged.filter((i) => i.json.label !== expectedLabel(i.json.fileName as string));
-		// v3.1 recalls 93.9% of held-out commands; of these 16 it misses one, a near tie the
-		// model card names ("yes" 0.46 against "left" 0.45). Anything else is a regression.
-		expect(wrong.map((i) => `${i.json.fileName} -> ${i.json.label}`)).toEqual(['left__left_099d52ad_2.wav -> yes']);
+		// v7 gets all 24 right (v3.1 took left_099d52ad_2 for "yes", a near tie). Anything else is a regression.
+		expect(wrong.map((i) => `${i.json.fileName} -> ${i.json.label}`)).toEqual([]);
 		const silence = top.filter((i) => expectedLabel(i.json.fileName as string) === '_silence_');
 		expect(silence.map((i) => i.json.label)).toEqual(Array(8).fill('_silence_'));
 		expect(top.every((i) => i.json.model === 'speech-commands-dscnn')).toBe(true);
@@ -108,13 +107,14 @@ const missingTools = SYNTHESISERS.filter((t) => {
 const describeWithSynth = existsSync(SHARED) && missingTools.length === 0 ? describe : describe.skip;
 if (existsSync(SHARED) && missingTools.length) console.warn(`SKIPPED the model card evaluation: ${missingTools.join(', ')} not installed (apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox)`);
 
-// Issue 21 asks for more than the shipped model (v3.1) does: at the top label, isolated other words
-// that sound like a command fire one (14.5%; worst word "wow" 68%), and loud noise is taken for a
-// command in most one-second windows; a candidate v4 fixed the noise but was not adopted by the
-// card's rule written before its results (other speech 6.3% > 5%). Asserted here: what v3.1 promises
-// (the card's figures), and bounds that fail if the model gets worse on what issue 21 measures.
-const OTHER_WORDS_AT_TOP_LABEL_NOW = 0.15;
-const WORST_WORD_NOW = 0.7;
+// Issue 21's targets are met in part by the shipped model (v7): noise at every level and other
+// speech are asserted at its bounds; isolated other words that sound like a command still fire one
+// (9.9% at the top label, worst "stock" 80% as stop, issue 21 asks <= 5% and <= 10%), so those are
+// bounds that fail if the model gets worse on them, not the issue's targets.
+const ACCURACY_10_CLASS = 0.93;
+const NOISE_AT_TOP_LABEL = 0.01;
+const OTHER_WORDS_AT_TOP_LABEL_NOW = 0.11;
+const WORST_WORD_NOW = 0.85;
 
 describeWithSynth('held-out validation material through ONNX Runtime in the node (the model card figures)', () => {
 	it('commands recalled; other speech and noise under 1% above the recommended threshold; isolated words no worse than measured', () => {
@@ -135,6 +135,8 @@ describeWithSynth('held-out validation material through ONNX Runtime in the node
 		expect(m.items.synth_words).toBeGreaterThanOrEqual(6000);
 		expect(m.command_recall).toBeGreaterThanOrEqual(COMMAND_RECALL);
 		expect(m.other_speech_false_trigger).toBeLessThanOrEqual(OTHER_SPEECH_AT_TOP_LABEL);
+		expect(m.accuracy_10_class).toBeGreaterThanOrEqual(ACCURACY_10_CLASS);
+		expect(m.noise_false_trigger).toBeLessThanOrEqual(NOISE_AT_TOP_LABEL);
 		expect(m.recommended_threshold).toBe(card.recommended_threshold);
 		const at = m.curve.find((c: { threshold: number }) => c.threshold === card.recommended_threshold);
 		expect(at.other_speech_false_trigger).toBeLessThanOrEqual(0.01);
