@@ -27,10 +27,11 @@ from model import LABELS, ExportModel, TrainModel
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SILENCE, UNKNOWN = 0, 1
-# The recipe: "v3.1" (the shipped model, reproduced by default), "v4" (synthetic words in every
-# class, loud/clipped noise, room and clipping augmentation; trained and evaluated in session 8,
-# not adopted: see the model card) or "v5" (v4 with v3.1's real other speech kept whole and the
-# near-command words weighted up; session 9). Set by main() from --recipe.
+# The recipe: "v7" (the shipped model, reproduced by default: v6 trained longer, session 14),
+# "v3.1" (shipped before it), "v4" (synthetic words in every class, loud/clipped noise, room and
+# clipping augmentation; session 8, not adopted: see the model card), "v5" (v4 with v3.1's real
+# other speech kept whole and the near-command words weighted up; session 9) or "v6" (paired
+# synthesis; session 13). Set by main() from --recipe.
 RECIPE = "v3.1"
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 
@@ -514,12 +515,12 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7"], default="v3.1",
-                    help="v3.1: the shipped model (default); v4: synthetic words in every class, loud noise (not adopted); "
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7"], default="v7",
+                    help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
                          "twice the synthetic commands, wider resampling of synthetic clips, 30 epochs; "
-                         "v7: v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias)")
+                         "v7 (default, shipped): v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias)")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7)")
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
