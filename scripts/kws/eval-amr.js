@@ -17,18 +17,17 @@ const ROOT = path.join(__dirname, '..', '..');
 const { loadModelSpec } = require(path.join(ROOT, 'dist', 'src', 'model', 'spec'));
 const { resolveBuiltIn } = require(path.join(ROOT, 'dist', 'src', 'model', 'catalog'));
 const { classifyAudio } = require(path.join(ROOT, 'dist', 'src', 'pipeline'));
-const SC = path.join(ROOT, '..', 'shared', 'data', 'speech-commands');
-const COMMANDS = ['yes', 'no', 'up', 'down', 'left', 'right', 'stop', 'go'];
+const { csv, COMMANDS, SHARED } = require('./eval-node');
+const SC = path.join(SHARED, 'speech-commands');
 
 async function main() {
 	const models = [['built-in', resolveBuiltIn('speech-commands-dscnn').dir]];
 	const argv = process.argv.slice(2);
 	for (let i = 0; i < argv.length; i++) if (argv[i] === '--model') models.push([argv[i + 1], argv[++i]]);
-	const rows = readFileSync(path.join(SC, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
-	const clips = rows.filter(([, label, , , split]) => split === 'validation' && COMMANDS.includes(label));
+	const clips = csv(path.join(SC, 'manifest.csv')).filter((row) => row.split === 'validation' && COMMANDS.includes(row.label));
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'kws-amr-'));
 	try {
-		const notes = clips.map(([file, label], i) => {
+		const notes = clips.map(({ path: file, label }, i) => {
 			const wav = path.join(dir, 'in.wav');
 			const amr = path.join(dir, `${i}.amr`);
 			execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', path.join(SC, file), '-ar', '16000', '-ac', '1', wav]);

@@ -268,4 +268,4 @@ if (require.main === module) {
 		});
 }
 
-module.exports = { evaluate, print };
+module.exports = { evaluate, print, csv, COMMANDS, SHARED };

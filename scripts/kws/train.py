@@ -157,18 +157,19 @@ UNKNOWN_SHARES_V5 = (("sent", 1.35 / 4.2), ("wake", 0.90 / 4.2), ("unk", 0.45 / 
 MINED_SHARES_V5 = (("sent", 0.99 / 4.2), ("wake", 0.66 / 4.2), ("unk", 0.36 / 4.2), ("rev", 0.24 / 4.2),
                    ("syn", 1.2 / 4.2), ("hard", 0.75 / 4.2))
 # `_unknown_` shares per recipe, before and after mining starts (v6 keeps v5's).
-SHARES = {"v3.1": UNKNOWN_SHARES_V31, "v4": UNKNOWN_SHARES, "v5": UNKNOWN_SHARES_V5, "v6": UNKNOWN_SHARES_V5,
-          "v7": UNKNOWN_SHARES_V5}
-MINED = {"v3.1": MINED_SHARES_V31, "v4": MINED_SHARES, "v5": MINED_SHARES_V5, "v6": MINED_SHARES_V5,
-         "v7": MINED_SHARES_V5}
+SHARES = {"v3.1": UNKNOWN_SHARES_V31, "v4": UNKNOWN_SHARES, "v5": UNKNOWN_SHARES_V5, "v6": UNKNOWN_SHARES_V5}
+MINED = {"v3.1": MINED_SHARES_V31, "v4": MINED_SHARES, "v5": MINED_SHARES_V5, "v6": MINED_SHARES_V5}
 # Synthetic command clips per epoch, as a share of the real ones (v6: 0.3, since v5 recognised
 # the commands in held-out synthetic voices only 49% of the time).
-SYNTH_COMMAND_SHARES = {"v3.1": 0.15, "v4": 0.15, "v5": 0.15, "v6": 0.3, "v7": 0.3}
+SYNTH_COMMAND_SHARES = {"v3.1": 0.15, "v4": 0.15, "v5": 0.15, "v6": 0.3}
 # How much more often a synthetic word sharing sounds with a command is drawn (v4: 3; v5: 6,
 # since v4's worst words were all near-command words: "stock" as stop, "gown", "guess").
 # v6: 2, as its paired groups (synth.paired_jobs) already make most synthetic other words near ones.
-NEAR_WEIGHTS = {"v3.1": 3.0, "v4": 3.0, "v5": 6.0, "v6": 2.0, "v7": 2.0}
-# Recipes trained on the paired synthetic set (synth.build_training_v6); v7 is v6 trained longer.
+NEAR_WEIGHTS = {"v3.1": 3.0, "v4": 3.0, "v5": 6.0, "v6": 2.0}
+# v7 is v6 trained longer (32 epochs) and calibrated two-sided: the same data tables.
+for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
+    _table["v7"] = _table["v6"]
+# Recipes trained on the paired synthetic set (synth.build_training_v6).
 PAIRED = ("v6", "v7")
 
 
