@@ -229,9 +229,22 @@ function serveWithFfmpeg(output: string[]): ChildProcess {
 	return spawn(systemFfmpeg!, ['-v', 'error', '-re', '-i', path.join(dir, 'in.wav'), '-c:a', 'aac', '-b:a', '64k', ...output], { stdio: 'ignore' });
 }
 
-const childFfmpegs = () => {
+/**
+ * Kills a child and waits for it to be gone. The serving ffmpeg may already have
+ * exited by itself (an RTMP listener quits when its one client disconnects), and
+ * then its 'close' has been emitted already and waiting for it would hang.
+ */
+async function killAndWait(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	const gone = new Promise((r) => child.once('exit', r));
+	child.kill('SIGKILL');
+	await gone;
+}
+
+/** This process's ffmpeg children, but for `except` (the serving one). */
+const childFfmpegs = (except?: number) => {
 	try {
-		return execFileSync('pgrep', ['-P', String(process.pid), 'ffmpeg']).toString().trim().split('\n').filter(Boolean).length;
+		return execFileSync('pgrep', ['-P', String(process.pid), 'ffmpeg']).toString().trim().split('\n').filter((pid) => pid && Number(pid) !== except).length;
 	} catch {
 		return 0;
 	}
@@ -249,7 +262,7 @@ describeWithFfmpeg('the FFmpeg source', () => {
 			// Real time: listen for 16 s, then stop while the stream is still going.
 			const timer = setTimeout(() => stop.abort(), 16_000);
 			const running: number[] = [];
-			const sampler = setInterval(() => running.push(childFfmpegs()), 1000);
+			const sampler = setInterval(() => running.push(childFfmpegs(serving.pid)), 1000);
 			const { events, statuses, error } = await listenTo(url(port), 'ffmpeg', { stop, until: () => false });
 			const stoppedAt = Date.now();
 			clearTimeout(timer);
@@ -259,12 +272,12 @@ describeWithFfmpeg('the FFmpeg source', () => {
 			expect(statuses.some((s) => s.kind === 'connected' && s.decoder === 'wav')).toBe(true);
 			const heard = commands.filter((t) => t.end < 15);
 			const found = heard.filter((t) => events.some((e) => e.label === t.label && Math.abs(e.start - t.start) < 1.5));
-			console.log(`listen-sources: ${_name} via ffmpeg: ${events.length} events in 16 s, ${found.length}/${heard.length} commands of the first 15 s; ffmpeg children while listening ${Math.max(...running)}, after stop ${childFfmpegs() - 1} (listen returned ${Date.now() - stoppedAt} ms after stop)`);
+			console.log(`listen-sources: ${_name} via ffmpeg: ${events.length} events in 16 s, ${found.length}/${heard.length} commands of the first 15 s; our ffmpeg children while listening ${Math.max(...running)}, after stop ${childFfmpegs(serving.pid)} (listen returned ${Date.now() - stoppedAt} ms after stop)`);
 			expect(Math.max(...running)).toBeGreaterThanOrEqual(1);
+			expect(childFfmpegs(serving.pid)).toBe(0);
 			expect(found.length).toBeGreaterThanOrEqual(Math.floor(heard.length * 0.8));
 		} finally {
-			serving.kill('SIGKILL');
-			await new Promise((r) => serving.once('close', r));
+			await killAndWait(serving);
 		}
 		// Our ffmpeg is gone once listen has returned.
 		expect(childFfmpegs()).toBe(0);
