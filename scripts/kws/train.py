@@ -169,8 +169,27 @@ NEAR_WEIGHTS = {"v3.1": 3.0, "v4": 3.0, "v5": 6.0, "v6": 2.0}
 # v7 is v6 trained longer (32 epochs) and calibrated two-sided: the same data tables.
 for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
     _table["v7"] = _table["v6"]
+# v7ft (experiment, session 15): v7's weights trained on for a few more epochs (--finetune-from)
+# with twice the synthetic other words on top of v6's real ones (same absolute amount of real
+# other speech at --unknown-factor 5.4), the near-command ones drawn 6x, and half as many
+# synthetic commands again: does weight on the paired near words ("stock" beside "stop" in the
+# same voice) teach the model the difference without costing real commands?
+SHARES["v7ft"] = MINED["v7ft"] = (("sent", 0.99 / 5.4), ("wake", 0.66 / 5.4), ("unk", 0.36 / 5.4), ("rev", 0.24 / 5.4),
+                                  ("syn", 2.4 / 5.4), ("hard", 0.75 / 5.4))
+SYNTH_COMMAND_SHARES["v7ft"] = 0.45
+NEAR_WEIGHTS["v7ft"] = 6.0
+# v7bal (experiment, session 15): as v7ft, but each synthetic other word is drawn in proportion
+# to how often v7 itself takes that word for a command in the training voices (1 + 40 x that
+# rate): the budget goes to "stock", "guess", "app", not spread over 100 words; and more of it.
+SHARES["v7bal"] = MINED["v7bal"] = (("sent", 0.99 / 6.6), ("wake", 0.66 / 6.6), ("unk", 0.36 / 6.6), ("rev", 0.24 / 6.6),
+                                    ("syn", 3.6 / 6.6), ("hard", 0.75 / 6.6))
+SYNTH_COMMAND_SHARES["v7bal"] = 0.45
+NEAR_WEIGHTS["v7bal"] = 1.0
+# v8 (selection rule in the model card, committed before its training): in one run, v7's recipe
+# for 24 epochs, then v7bal's 6 epochs from those weights (confusion weights measured on them).
+V8_FINETUNE_EPOCHS = 6
 # Recipes trained on the paired synthetic set (synth.build_training_v6).
-PAIRED = ("v6", "v7")
+PAIRED = ("v6", "v7", "v7ft", "v7bal", "v8")
 
 
 def epoch_items(d, rng, unknown_factor=2.0, shares=None, n_hard=0):
@@ -208,9 +227,26 @@ def placed(word, rng):
 
 def synth_draw(d, rng, n):
     """Indices of synthetic other words, the near-command ones NEAR_WEIGHTS[RECIPE] times as likely."""
-    weights = np.where(d["synth_unk_near"], NEAR_WEIGHTS[RECIPE], 1.0)
+    weights = np.where(d["synth_unk_near"], NEAR_WEIGHTS[RECIPE], 1.0) * d.get("synth_unk_w", 1.0)
     cum = np.cumsum(weights)
     return [int(np.searchsorted(cum, rng.random() * cum[-1], side="right")) for _ in range(n)]
+
+
+@torch.no_grad()
+def confusion_weights(state, d, channels):
+    """v7bal: per synthetic other word (training voices), 1 + 40 x the share of its clips that
+    the model in `state` takes for a command; the words are those of synth.py's jobs, in order."""
+    words = [j[0][0] for j in S.jobs_for(S.OTHER_WORDS, False, 24, 2, 12)]
+    words += [j[0][0] for j in S.paired_jobs(36, 3, 31) if j[0][0] not in S.COMMANDS]
+    assert len(words) == len(d["synth_unk_x"]), "the synthetic cache does not match synth.py's jobs"
+    model = TrainModel(channels)
+    model.load_state_dict(state)
+    model.eval()
+    x = torch.from_numpy(d["synth_unk_x"].astype(np.float32))
+    fired = torch.cat([model.net(model.frontend(x[i:i + 256])).argmax(1) >= CMD_OFFSET for i in range(0, len(x), 256)]).numpy()
+    rate = {w: float(fired[[k for k, v in enumerate(words) if v == w]].mean()) for w in set(words)}
+    print("fired in the training voices:", {w: round(r, 2) for w, r in sorted(rate.items(), key=lambda t: -t[1])[:12]}, flush=True)
+    return np.array([1 + 40 * rate[w] for w in words])
 
 
 def sentence_crop(d, rng):
@@ -418,13 +454,17 @@ def long_noise_false_triggers(model_fn, d):
     return out
 
 
-def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0):
+def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0,
+          init=None, max_lr=3e-3):
+    """`init`: a state dict to start from (fine-tuning), else random weights."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = TrainModel(channels)
-    opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3, weight_decay=1e-3)
+    if init is not None:
+        model.load_state_dict(init)
+    opt = torch.optim.AdamW(model.net.parameters(), lr=max_lr, weight_decay=1e-3)
     steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0), unknown_factor)) / 64)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * (steps_per_epoch + 1),
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * (steps_per_epoch + 1),
                                                 pct_start=0.15)
     hard, hard_note = None, ""
     for epoch in range(epochs):
@@ -516,18 +556,23 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7"], default="v7",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8"], default="v7",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
                          "twice the synthetic commands, wider resampling of synthetic clips, 30 epochs; "
-                         "v7 (default, shipped): v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias)")
-    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7)")
+                         "v7 (default, shipped): v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias); "
+                         "v7ft, v7bal: experiments on top of v7's weights (--finetune-from; the model card); "
+                         "v8: v7 for 24 epochs, then v7bal's epochs on those weights, in one run (candidate)")
+    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
+    ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--snr-min", type=float, default=3.0, help="noise SNR drawn from [min, min+25] dB")
     ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
+    ap.add_argument("--finetune-from", help="train on from this state dict (--recipe v7ft: v7's checkpoint), "
+                                           "--epochs more epochs at a tenth of the learning rate, mining from the first")
     ap.add_argument("--synth", type=int, help="1: add words synthesised in the training voices (synth.py); default: 1 for v4 only")
     ap.add_argument("--synth-cache", help="default: synth.train_cache('v4'), or 'v6' for --recipe v6/v7 (built on v4's)")
     ap.add_argument("--unknown-factor", type=float,
@@ -541,13 +586,13 @@ def main():
     global RECIPE
     RECIPE = args.recipe
     if args.epochs is None:
-        args.epochs = {"v3.1": 30, "v6": 30, "v7": 32}.get(RECIPE, 28)
+        args.epochs = {"v3.1": 30, "v6": 30, "v7": 32, "v7ft": 6, "v7bal": 6, "v8": 24}.get(RECIPE, 28)
     if args.synth is None:
         args.synth = 0 if RECIPE == "v3.1" else 1
     if args.two_sided_bias is None:
-        args.two_sided_bias = int(RECIPE == "v7")
+        args.two_sided_bias = int(RECIPE in ("v7", "v7ft", "v7bal", "v8"))
     if args.unknown_factor is None:
-        args.unknown_factor = 4.2 if RECIPE in ("v5",) + PAIRED else 3.0
+        args.unknown_factor = {"v7ft": 5.4, "v7bal": 6.6}[RECIPE] if RECIPE in ("v7ft", "v7bal") else 4.2 if RECIPE in ("v5",) + PAIRED else 3.0
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
@@ -568,8 +613,23 @@ def main():
         model.load_state_dict(torch.load(args.from_checkpoint))
         model.eval()
     else:
-        model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels,
-                      args.mine_from, args.narrowband)
+        init = torch.load(args.finetune_from) if args.finetune_from else None
+        if RECIPE == "v8":
+            # v7's recipe, then v7bal's epochs on top (the data tables follow RECIPE).
+            RECIPE = "v7"
+            base = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels,
+                         args.mine_from, args.narrowband)
+            init = {k: v.clone() for k, v in base.state_dict().items()}
+            RECIPE = "v7bal"
+            d["synth_unk_w"] = confusion_weights(init, d, args.channels)
+            model = train(d, args.finetune_epochs, args.seed + 1, args.snr_min, 6.6, args.channels, 1, args.narrowband,
+                          init, 3e-4)
+            RECIPE = "v8"
+        else:
+            if RECIPE == "v7bal":
+                d["synth_unk_w"] = confusion_weights(init, d, args.channels)
+            model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels,
+                          1 if init is not None else args.mine_from, args.narrowband, init, 3e-4 if init is not None else 3e-3)
         checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
@@ -590,7 +650,7 @@ def main():
         "unknown_bias_curve": bias_curve,
         "long_noise": long_noise_false_triggers(exp, d),
         "params": sum(p.numel() for p in model.net.parameters()),
-        "epochs": args.epochs, "seed": args.seed, "snr_min": args.snr_min,
+        "epochs": args.epochs, **({"finetune_epochs": args.finetune_epochs} if RECIPE == "v8" else {}), "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
         "mine_from": args.mine_from, "narrowband": args.narrowband, "synth": args.synth, "recipe": RECIPE,
         "two_sided_bias": args.two_sided_bias,
