@@ -174,15 +174,24 @@ for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
 # other speech at --unknown-factor 5.4), the near-command ones drawn 6x, and half as many
 # synthetic commands again: does weight on the paired near words ("stock" beside "stop" in the
 # same voice) teach the model the difference without costing real commands?
-SHARES["v7ft"] = MINED["v7ft"] = (("sent", 0.99 / 5.4), ("wake", 0.66 / 5.4), ("unk", 0.36 / 5.4), ("rev", 0.24 / 5.4),
-                                  ("syn", 2.4 / 5.4), ("hard", 0.75 / 5.4))
+# `_unknown_` items per epoch of the fine-tuning recipes, in units of an average command class.
+UNKNOWN_FACTORS = {"v7ft": 5.4, "v7bal": 6.6}
+FINETUNE_LR = 3e-4  # a tenth of training's
+
+
+def _finetune_shares(syn, factor):
+    """v6's mined real shares (same absolute amount of real other speech) plus `syn` class-units of synthetic words."""
+    return (("sent", 0.99 / factor), ("wake", 0.66 / factor), ("unk", 0.36 / factor), ("rev", 0.24 / factor),
+            ("syn", syn / factor), ("hard", 0.75 / factor))
+
+
+SHARES["v7ft"] = MINED["v7ft"] = _finetune_shares(2.4, UNKNOWN_FACTORS["v7ft"])
 SYNTH_COMMAND_SHARES["v7ft"] = 0.45
 NEAR_WEIGHTS["v7ft"] = 6.0
 # v7bal (experiment, session 15): as v7ft, but each synthetic other word is drawn in proportion
 # to how often v7 itself takes that word for a command in the training voices (1 + 40 x that
 # rate): the budget goes to "stock", "guess", "app", not spread over 100 words; and more of it.
-SHARES["v7bal"] = MINED["v7bal"] = (("sent", 0.99 / 6.6), ("wake", 0.66 / 6.6), ("unk", 0.36 / 6.6), ("rev", 0.24 / 6.6),
-                                    ("syn", 3.6 / 6.6), ("hard", 0.75 / 6.6))
+SHARES["v7bal"] = MINED["v7bal"] = _finetune_shares(3.6, UNKNOWN_FACTORS["v7bal"])
 SYNTH_COMMAND_SHARES["v7bal"] = 0.45
 NEAR_WEIGHTS["v7bal"] = 1.0
 # v8 (selection rule in the model card, committed before its training): in one run, v7's recipe
@@ -244,7 +253,8 @@ def confusion_weights(state, d, channels):
     model.eval()
     x = torch.from_numpy(d["synth_unk_x"].astype(np.float32))
     fired = torch.cat([model.net(model.frontend(x[i:i + 256])).argmax(1) >= CMD_OFFSET for i in range(0, len(x), 256)]).numpy()
-    rate = {w: float(fired[[k for k, v in enumerate(words) if v == w]].mean()) for w in set(words)}
+    names, index = np.unique(words, return_inverse=True)
+    rate = dict(zip(names.tolist(), (np.bincount(index, weights=fired) / np.bincount(index)).tolist()))
     print("fired in the training voices:", {w: round(r, 2) for w, r in sorted(rate.items(), key=lambda t: -t[1])[:12]}, flush=True)
     return np.array([1 + 40 * rate[w] for w in words])
 
@@ -592,7 +602,7 @@ def main():
     if args.two_sided_bias is None:
         args.two_sided_bias = int(RECIPE in ("v7", "v7ft", "v7bal", "v8"))
     if args.unknown_factor is None:
-        args.unknown_factor = {"v7ft": 5.4, "v7bal": 6.6}[RECIPE] if RECIPE in ("v7ft", "v7bal") else 4.2 if RECIPE in ("v5",) + PAIRED else 3.0
+        args.unknown_factor = UNKNOWN_FACTORS.get(RECIPE, 4.2 if RECIPE in ("v5",) + PAIRED else 3.0)
     torch.set_num_threads(args.threads)
     t0 = time.time()
     d = D.build(args.shared, args.cache)
@@ -622,14 +632,14 @@ def main():
             init = {k: v.clone() for k, v in base.state_dict().items()}
             RECIPE = "v7bal"
             d["synth_unk_w"] = confusion_weights(init, d, args.channels)
-            model = train(d, args.finetune_epochs, args.seed + 1, args.snr_min, 6.6, args.channels, 1, args.narrowband,
-                          init, 3e-4)
+            model = train(d, args.finetune_epochs, args.seed + 1, args.snr_min, UNKNOWN_FACTORS["v7bal"], args.channels, 1,
+                          args.narrowband, init, FINETUNE_LR)
             RECIPE = "v8"
         else:
             if RECIPE == "v7bal":
                 d["synth_unk_w"] = confusion_weights(init, d, args.channels)
             model = train(d, args.epochs, args.seed, args.snr_min, args.unknown_factor, args.channels,
-                          1 if init is not None else args.mine_from, args.narrowband, init, 3e-4 if init is not None else 3e-3)
+                          1 if init is not None else args.mine_from, args.narrowband, init, FINETUNE_LR if init is not None else 3e-3)
         checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
