@@ -612,7 +612,7 @@ def main():
                          "v7ft, v7bal: experiments on top of v7's weights (--finetune-from; the model card); "
                          "v8: v7 for 24 epochs, then v7bal's epochs on those weights, in one run (not adopted); "
                          "v9: v7 with the synthetic other words drawn by the training model's own confusions once mining starts (not adopted); "
-                         "v10: v9 with mining's candidates drawn as v7's (candidate)")
+                         "v10: v9 with mining's candidates drawn as v7's (not adopted)")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
