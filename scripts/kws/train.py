@@ -202,15 +202,15 @@ V8_FINETUNE_EPOCHS = 6
 # starts the synthetic other words are drawn by v7bal's confusion weights, measured on the
 # model being trained every CONFUSION_EVERY epochs: the same 1.2 class-units of synthetic
 # words as v7 (v7bal's 3.6 cost the held-out voices' commands), moved to the words it errs on.
-for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
-    _table["v9"] = _table["v7"]
 # v10 (session 16, after v9): v9, but the mining candidates' synthetic words drawn by v7's
 # weights, not by the confusions. The hypothesis: in v9 the confused synthetic words, which the
 # model scores highest, took the mined quarter (the 1,000 highest-scored of 3,000 candidates)
 # from the real wake words and sentence crops, and v9's other speech rose to 4.7%; here they
 # get only the epoch's synthetic share.
+CONFUSION_DRAWN = ("v9", "v10")  # recipes drawing synthetic words by the training model's confusions
 for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
-    _table["v10"] = _table["v7"]
+    for _recipe in CONFUSION_DRAWN:
+        _table[_recipe] = _table["v7"]
 CONFUSION_EVERY = 2
 CONFUSION_CLIPS_PER_WORD = 24  # clips per word scored for its rate (all of them when fewer)
 # Recipes trained on the paired synthetic set (synth.build_training_v6).
@@ -273,16 +273,28 @@ def confusion_weights(state, d, channels):
     return confusion_weights_of(model, d)
 
 
+_SCORED = {}
+
+
+def _scored_clips(d, per_word):
+    """(word names, word index of each clip, clips scored), worked out once per cache and sample size."""
+    key = (len(d["synth_unk_x"]), per_word)
+    if key not in _SCORED:
+        words = synth_words(d)
+        names, index = np.unique(words, return_inverse=True)
+        scored = np.arange(len(words))
+        if per_word is not None:
+            perm = np.random.RandomState(0).permutation(len(words))  # a fixed sample across voices, not synth.py's order
+            scored = np.concatenate([perm[index[perm] == k][:per_word] for k in range(len(names))])
+        _SCORED[key] = (names, index, scored)
+    return _SCORED[key]
+
+
 @torch.no_grad()
 def confusion_weights_of(model, d, per_word=None):
     """Per synthetic other word (training voices), 1 + 40 x the share of its clips that `model`
     takes for a command, unaugmented; scored on `per_word` clips of each word (None: all)."""
-    words = synth_words(d)
-    names, index = np.unique(words, return_inverse=True)
-    scored = np.arange(len(words))
-    if per_word is not None:
-        perm = np.random.RandomState(0).permutation(len(words))  # a fixed sample across voices, not synth.py's order
-        scored = np.concatenate([perm[index[perm] == k][:per_word] for k in range(len(names))])
+    names, index, scored = _scored_clips(d, per_word)
     was_training = model.training
     model.eval()
     x = torch.from_numpy(d["synth_unk_x"][scored].astype(np.float32))
@@ -515,7 +527,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
     for epoch in range(epochs):
         model.train()
         t0, total, correct, loss_sum = time.time(), 0, 0, 0.0
-        if RECIPE in ("v9", "v10") and mine_from and epoch + 1 >= mine_from and (epoch + 1 - mine_from) % CONFUSION_EVERY == 0:
+        if RECIPE in CONFUSION_DRAWN and mine_from and epoch + 1 >= mine_from and (epoch + 1 - mine_from) % CONFUSION_EVERY == 0:
             d["synth_unk_w"] = confusion_weights_of(model, d, CONFUSION_CLIPS_PER_WORD)
         if mine_from and epoch + 1 >= mine_from:
             hard, p_hard = mine_hard_negatives(model, d, rng)
