@@ -13,6 +13,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { resolveBuiltIn } from '../../src/model/catalog';
+import { loadModelSpec } from '../../src/model/spec';
+import { openLiveDecoder } from '../../src/audio/decoders/live';
+import { StreamingResampler } from '../../src/audio/resample';
+import { withClassifier } from '../../src/tasks/classifier';
+import { createDetector, defaultIgnored } from '../../src/tasks/detect-events';
+import type { DetectedEvent } from '../../src/tasks/types';
+import { Slicer } from '../../src/util/slicer';
 import { startStreamServer, type StreamServer } from '../helpers/stream-server';
 import { checkTriggerTestEventInEditor } from './editor';
 import { type N8nInstance, prepareN8n } from './n8n-instance';
@@ -30,6 +38,81 @@ let n8n: N8nInstance;
 let stream: StreamServer;
 let child: ChildProcess | undefined;
 let mp3: Buffer;
+/** The expected commands the engine itself hears in this MP3 at every alignment of its windows (below). */
+let sure: typeof expected = [];
+let alignment = '';
+
+/** Where the stream breaks (seconds of the recording): a drop, then a stall; cut in the pauses between words. */
+const CUTS = [12.4, 21.0];
+/** The byte of the MP3 holding `seconds` of the recording. */
+const byteAt = (seconds: number) => Math.round((seconds / rec.duration) * mp3.length);
+
+/**
+ * One connection's bytes decoded as the trigger decodes them (src/tasks/listen.ts): a fresh live
+ * decoder opened on the first 4 KiB, the rest pushed as it comes, then the resampler's tail.
+ */
+async function decodeLikeTheTrigger(bytes: Buffer, rate: number): Promise<Float32Array> {
+	const parts: Float32Array[] = [];
+	let resampler: StreamingResampler | undefined;
+	const head = bytes.subarray(0, 4096);
+	const decoder = await openLiveDecoder(head, async (mono, r) => {
+		resampler ??= await StreamingResampler.create(r, rate, new Slicer());
+		parts.push(resampler.push(mono));
+	});
+	await decoder.push(head);
+	for (let i = head.length; i < bytes.length; i += 800) await decoder.push(bytes.subarray(i, i + 800));
+	await decoder.close();
+	if (resampler) parts.push(resampler.flush());
+	const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+	parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+	return out;
+}
+
+/**
+ * What the detector can be expected to hear, measured outside n8n with the trigger's own decoder
+ * and detector and its settings, on the same bytes, the stream cut where the test cuts it. A
+ * reconnect puts a gap as long as the stream was away (wall clock) on the detector's clock, and
+ * the next window starts on the hop grid after it, so where the windows fall on the words after a
+ * reconnect varies from run to run by up to a hop (0.25 s). A word the built-in model scores near
+ * the threshold (0.85) is heard at some alignments and not at others: that is the model, not the
+ * trigger. So the words heard at all sixteen alignments tried (sixteenths of a hop, each segment
+ * its own) are the ones the trigger in n8n must hear; the others are reported, not required.
+ */
+async function heardAtEveryAlignment(segments: Buffer[]): Promise<{ sure: typeof expected; counts: number[]; tries: number }> {
+	const { dir, model } = resolveBuiltIn('speech-commands-dscnn');
+	const spec = loadModelSpec(dir, 'auto', model.id);
+	const rate = spec.samplingRate;
+	const decoded = await Promise.all(segments.map((b) => decodeLikeTheTrigger(b, rate)));
+	const hop = 0.25; // the trigger's default: a quarter of the 1 s window
+	const tries = 16;
+	const counts = expected.map(() => 0);
+	await withClassifier(spec, { device: 'cpu' }, async (classifier) => {
+		for (let k = 0; k < tries; k++) {
+			const detector = createDetector(classifier, { threshold: 0.85, ignoreLabels: defaultIgnored(spec), batchSize: 1, cooldown: 3 });
+			const events: DetectedEvent[] = [];
+			// Where each segment starts on the detector's clock, and in the recording.
+			const at: number[] = [];
+			for (let s = 0; s < decoded.length; s++) {
+				if (s > 0) {
+					// About 2 s away, so that the segment starts k (after the first gap) or 3k (after the
+					// second) sixteenths of a hop after a window: every alignment once for each segment.
+					const phase = (((s === 1 ? k : 3 * k) % tries) * hop) / tries;
+					const away = 2 + ((((phase - detector.duration - 2) % hop) + hop) % hop);
+					events.push(...(await detector.gap(away)));
+				}
+				at.push(detector.duration);
+				for (let i = 0; i < decoded[s].length; i += 1600) events.push(...(await detector.push(decoded[s].subarray(i, i + 1600))));
+			}
+			events.push(...(await detector.end()));
+			expected.forEach((t, i) => {
+				const s = CUTS.filter((c) => t.start >= c).length;
+				const shift = at[s] - [0, ...CUTS][s];
+				if (events.some((e) => e.label === t.label && e.start - shift < t.end && e.end - shift > t.start)) counts[i]++;
+			});
+		}
+	});
+	return { sure: expected.filter((_, i) => counts[i] === tries), counts, tries };
+}
 
 beforeAll(async () => {
 	const dir = mkdtempSync(path.join(tmpdir(), 'trigger-e2e-'));
@@ -37,8 +120,22 @@ beforeAll(async () => {
 	execFileSync('/usr/bin/ffmpeg', ['-v', 'error', '-i', path.join(dir, 'in.wav'), '-c:a', 'libmp3lame', '-b:a', '64k', '-f', 'mp3', path.join(dir, 'out.mp3')]);
 	mp3 = readFileSync(path.join(dir, 'out.mp3'));
 	rmSync(dir, { recursive: true, force: true });
+	const cut = [0, ...CUTS.map(byteAt), mp3.length];
+	const offline = await heardAtEveryAlignment(CUTS.map((_, i) => mp3.subarray(cut[i], cut[i + 1])).concat(mp3.subarray(cut[CUTS.length])));
+	sure = offline.sure;
+	alignment = expected.map((t, i) => (offline.counts[i] < offline.tries ? `${t.label} at ${t.start} s ${offline.counts[i]}/${offline.tries}` : '')).filter(Boolean).join(', ');
 	stream = await startStreamServer({ body: mp3, contentType: 'audio/mpeg', bytesPerSecond: 8000, path: '/live.mp3' });
 	n8n = prepareN8n();
+});
+
+// A test that fails before it stops its n8n must not leave it holding the ports the next one needs.
+afterEach(async () => {
+	if (child && child.exitCode === null && child.signalCode === null) {
+		const exited = new Promise((r) => child!.once('exit', r));
+		child.kill('SIGKILL');
+		await exited;
+	}
+	child = undefined;
 });
 
 afterAll(async () => {
@@ -48,10 +145,8 @@ afterAll(async () => {
 });
 
 it('example 6: stream -> Audio Event Trigger -> Switch -> actions, through a drop, two 503s and a stall', async () => {
-	const byteAt = (seconds: number) => Math.round((seconds / rec.duration) * mp3.length);
 	// Cut in the pauses between words: a drop at 12.4 s, a stall at 21.0 s.
-	const dropAt = byteAt(12.4);
-	const stallAt = byteAt(21.0);
+	const [dropAt, stallAt] = CUTS.map(byteAt);
 	stream.plan = [{ from: 0, dropAt }, { status: 503 }, { status: 503 }, { from: dropAt, stallAt }, { from: stallAt }];
 	stream.fallback = { status: 503 }; // after the recording: down
 	n8n.importExample('stream-commands-to-actions.json', 'exampleStream001', (wf) => {
@@ -93,7 +188,7 @@ it('example 6: stream -> Audio Event Trigger -> Switch -> actions, through a dro
 	// Latency where the stream went on after the word: an execution needs the clip's 0.5 s after it
 	// and the detector a window past it (1.5 s in all here); a word the stream broke off after
 	// waits for the reconnect (reported apart).
-	const steady = (t: (typeof commands)[0]) => ![12.4, 21.0].some((cut) => t.end <= cut && t.end + 1.5 > cut);
+	const steady = (t: (typeof commands)[0]) => !CUTS.some((cut) => t.end <= cut && t.end + 1.5 > cut);
 	const latency = ({ t, e }: (typeof found)[0]) => e!.written - sentAt(t.end);
 	const latencies = found.filter(({ t }) => steady(t)).map(latency).sort((a, b) => a - b);
 	const broken = found.filter(({ t }) => !steady(t)).map((x) => `${x.t.label} at ${x.t.end} s: ${latency(x).toFixed(0)} ms`);
@@ -102,14 +197,18 @@ it('example 6: stream -> Audio Event Trigger -> Switch -> actions, through a dro
 		`trigger e2e: ${events.length} executions for ${expected.length} commands; precision ${precision.toFixed(2)}, recall ${recall.toFixed(2)}, ` +
 			`${edges.length}/${found.length} with both edges within 0.25 s; latency word end -> clip written: median ${latencies[latencies.length >> 1].toFixed(0)} ms, ` +
 			`p90 ${p90.toFixed(0)} ms, max ${latencies[latencies.length - 1].toFixed(0)} ms (${latencies.length} words); words the stream broke off after: ${broken.join(', ') || 'none'}; ` +
-			`connections ${stream.requests.length}`,
+			`connections ${stream.requests.length}; heard outside n8n at every window alignment: ${sure.length}/${expected.length}` +
+			(alignment ? ` (at some: ${alignment})` : ''),
 	);
 	expect(stream.served).toHaveLength(3); // the three that carried audio, the two 503s between
 	expect(precision).toBeGreaterThanOrEqual(0.9);
-	// At the default threshold (0.85) the built-in model (v7) recalls 86.5% of held-out commands
-	// (its card); here it hears 13 of these 15 (v3.1: 14): the two it misses are the committed clips
-	// it scores lowest on their own ("left" 0.83, "right" 0.88). So at most two misses.
-	expect(recall).toBeGreaterThanOrEqual(0.85);
+	// Every word the engine hears at every alignment of its windows (heardAtEveryAlignment) is
+	// heard here, through the drop, the 503s and the stall; and the engine must hear most of them
+	// (v7 at 0.85: 12 of these 15 at every alignment; "left" at 15.7 s at none, "right" at 23.6 s and
+	// "down" at 32.0 s at some), or this would test little.
+	const missed = sure.filter((t) => !found.some((f) => f.t === t)).map((t) => `${t.label} at ${t.start} s`);
+	expect(missed).toEqual([]);
+	expect(sure.length).toBeGreaterThanOrEqual(12);
 	expect(edges.length / found.length).toBeGreaterThanOrEqual(0.9);
 	// The target (p90 <= 1.5 s) is read from the line above (README: measured figures); the
 	// assertion guards the mechanism with margin for a busy CI machine: an execution must not
