@@ -90,7 +90,7 @@ async function heardAtEveryAlignment(segments: Buffer[]): Promise<{ sure: typeof
 		for (let k = 0; k < tries; k++) {
 			const detector = createDetector(classifier, { threshold: 0.85, ignoreLabels: defaultIgnored(spec), batchSize: 1, cooldown: 3 });
 			const events: DetectedEvent[] = [];
-			// Where each segment starts on the detector's clock, and in the recording.
+			// Where each segment starts on the detector's clock (in the recording: at 0, then at the cuts).
 			const at: number[] = [];
 			for (let s = 0; s < decoded.length; s++) {
 				if (s > 0) {
