@@ -12,9 +12,8 @@
  * audio from both sides of it. Memory: the detector's window, the clip ring
  * (clip seconds + the detector's latency), one frame of undecoded bytes.
  */
-import { openLiveDecoder, type LiveDecoder } from '../audio/decoders/live';
+import { LIVE_HEAD_BYTES, openLiveResampled, type LiveDecoder } from '../audio/decoders/live';
 import { encodeOggOpus, encodeWav16 } from '../audio/encode';
-import { StreamingResampler } from '../audio/resample';
 import { openFfmpeg } from '../audio/sources/ffmpeg';
 import { openHls } from '../audio/sources/hls';
 import { displayUrl, openHttp } from '../audio/sources/http';
@@ -121,7 +120,6 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 		const ring = new ClipRing(Math.ceil((clipBefore + clipAfter + 30) * rate));
 		const waiting: Stamped[] = []; // events whose clip needs audio still to come
 		let decoder: LiveDecoder | undefined;
-		let resampler: StreamingResampler | undefined;
 		let head: Buffer[] = [];
 		let headBytes = 0;
 		let connectedAt = 0; // wall ms
@@ -182,11 +180,8 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 			await flushWaiting();
 		};
 		const closeDecoder = async () => {
-			// The decoder first: what it still holds (a Vorbis page, a FLAC frame) goes through the resampler.
 			await decoder?.close();
 			decoder = undefined;
-			if (resampler) await feed(resampler.flush(), false);
-			resampler = undefined;
 			head = [];
 			headBytes = 0;
 		};
@@ -221,13 +216,10 @@ export async function listen(spec: ModelSpec, o: ListenOptions): Promise<void> {
 						if (!headBytes) connectedAt = now();
 						head.push(Buffer.from(chunk));
 						headBytes += chunk.length;
-						if (headBytes < 4096) return;
+						if (headBytes < LIVE_HEAD_BYTES) return;
 						const first = Buffer.concat(head);
 						try {
-							decoder = await openLiveDecoder(first, async (mono, r) => {
-								resampler ??= await StreamingResampler.create(r, rate, new Slicer(o.signal));
-								await feed(resampler.push(mono));
-							});
+							decoder = await openLiveResampled(first, rate, new Slicer(o.signal), feed);
 						} catch (e) {
 							if (e instanceof AudioDecodeError) throw new SourceError(e.message, e.hint, false, { kind: 'liveFormat' });
 							throw e;

@@ -9,6 +9,7 @@
  * or page that is still arriving (bounded by MAX_PENDING).
  */
 import { AudioDecodeError } from '../../errors';
+import { StreamingResampler } from '../resample';
 import { Slicer } from '../../util/slicer';
 import { keepLoopAlive } from '../../util/keep-alive';
 import { ASC_RATES, isAdts, pushFrames } from './aac';
@@ -57,6 +58,37 @@ function liveContext(onPcm: PcmHandler): DecodeContext {
 		maxDuration: Infinity,
 		tooLong: () => new Error('unreachable'),
 		onPcm,
+	};
+}
+
+/** Bytes a live stream's decoder is chosen on (its format sniffed from them): the first chunks until this many. */
+export const LIVE_HEAD_BYTES = 4096;
+
+/**
+ * openLiveDecoder, its PCM resampled to `rate` (the model's) as it comes: `onSamples(block, true)`.
+ * close() frees the decoder, then hands out the resampler's tail with `arrived` false (it came
+ * with the last bytes, not now).
+ */
+export async function openLiveResampled(
+	head: Buffer,
+	rate: number,
+	slicer: Slicer,
+	onSamples: (block: Float32Array, arrived: boolean) => Promise<void>,
+): Promise<LiveDecoder> {
+	let resampler: StreamingResampler | undefined;
+	const decoder = await openLiveDecoder(head, async (mono, r) => {
+		resampler ??= await StreamingResampler.create(r, rate, slicer);
+		await onSamples(resampler.push(mono), true);
+	});
+	return {
+		name: decoder.name,
+		push: (bytes) => decoder.push(bytes),
+		async close() {
+			// The decoder first: what it still holds (a Vorbis page, a FLAC frame) goes through the resampler.
+			await decoder.close();
+			if (resampler) await onSamples(resampler.flush(), false);
+			resampler = undefined;
+		},
 	};
 }
 
