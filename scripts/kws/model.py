@@ -42,10 +42,10 @@ class DSCNN(nn.Module):
 
 
 class TrainModel(nn.Module):
-    def __init__(self, channels=64):
+    def __init__(self, channels=64, blocks=5):
         super().__init__()
         self.frontend = LogMelTrain()
-        self.net = DSCNN(ch=channels)
+        self.net = DSCNN(ch=channels, blocks=blocks)
 
 
 class ExportModel(nn.Module):
