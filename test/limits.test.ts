@@ -8,6 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
+
 import { decodeAudio } from '../src/audio/decode';
 import { AudioLimitError, CancelledError, ModelConfigError, ResourceLimitError } from '../src/errors';
 import { estimateInferenceBytes } from '../src/inference/budget';
@@ -80,23 +82,27 @@ const { longStereoWav } = require(${JSON.stringify(path.join(__dirname, '..', 's
 		// The bound (100 ms, checked with a margin) is scripts/security/event-loop.js's, run by CI: not a jest assertion.
 	}, 120_000);
 
-	it('a stopped execution stops decoding within a second', async () => {
+	it('a stopped execution stops decoding at its next yield (counted in event-loop turns, not timed)', async () => {
+		// The whole 10-minute decode gives the event loop many turns (printed); stopped on the first
+		// turn it gives, it must end at the next check, not decode on. No wall-clock bound: a busy CI
+		// machine must not make it fail.
+		const whole = await measured(() => decodeAudio(big, { samplingRate: 16000 }));
 		const controller = new AbortController();
-		const started = Date.now();
-		setTimeout(() => controller.abort(), 100);
-		const error = await decodeAudio(big, { samplingRate: 16000, signal: controller.signal }).catch((e) => e);
-		expect(error).toBeInstanceOf(CancelledError);
-		expect(Date.now() - started).toBeLessThan(1100);
+		setImmediate(() => controller.abort());
+		const stopped = await measured(() => decodeAudio(big, { samplingRate: 16000, signal: controller.signal }).catch((e) => e));
+		console.log(`limits: decoding 10 min gives ${whole.turns} event-loop turns; stopped at the first, it ended after ${stopped.turns}`);
+		expect(stopped.value).toBeInstanceOf(CancelledError);
+		expect(whole.turns).toBeGreaterThanOrEqual(5);
+		expect(stopped.turns).toBeLessThanOrEqual(2);
 	});
 
 	it('a clip one second over Max Duration is refused from its header, before decoding', async () => {
-		const started = Date.now();
 		const error = await decodeAudio(big, { samplingRate: 16000, maxDuration: 599 }).catch((e) => e);
 		expect(error).toBeInstanceOf(AudioLimitError);
 		expect(error.message).toMatch(/longer than the limit of 9 min 59 s \(its header says 10 min 0 s\)/);
 		expect(error.data).toEqual({ kind: 'tooLong', maxDuration: 599, declared: 600 });
 		expect(error.hintTemplate).toMatch(/raise \{maxDuration\}/); // the engine names the setting; the node names the field
-		expect(Date.now() - started).toBeLessThan(100);
+		// "its header says" and data.declared are what shows it was refused from the header, not a time.
 	});
 
 	it('AST computes only the 1,024 frames it keeps of a 10-minute clip', async () => {
@@ -112,12 +118,10 @@ describe('limits that refuse work before doing it', () => {
 		const spec = loadModelSpec(path.join(MODELS, 'tiny-wav2vec2'), 'auto');
 		expect(estimateInferenceBytes(spec, 600 * 16000)).toBeGreaterThan(10 * 2 ** 30);
 		const tenMinutes16k = wav({ rate: 16000, data: Buffer.alloc(600 * 16000 * 2) });
-		const started = Date.now();
 		const error = await classifyAudio(tenMinutes16k, spec, options).catch((e) => e);
 		expect(error).toBeInstanceOf(ResourceLimitError);
 		expect(error.message).toMatch(/too long for .* in one pass/);
 		expect(error.hint).toMatch(/Trim clips to about \d+(\.\d)? s/);
-		expect(Date.now() - started).toBeLessThan(5000);
 		// The built-in model's cost does not grow that way: it is not limited.
 		expect(estimateInferenceBytes(builtIn(), 600 * 16000)).toBe(0);
 	});
@@ -170,7 +174,7 @@ describeWithFfmpeg('compressed input is counted while ffmpeg decodes it', () => 
 });
 
 describe('a stopped execution', () => {
-	it('stops classifying the remaining items within a second', async () => {
+	it('takes up no further item after the stop (counted in items, not timed)', async () => {
 		const { runClassifierWorkflow } = require('../scripts/lib/n8n-harness') as typeof import('../scripts/lib/n8n-harness');
 		const { AudioClassification } = require('../nodes/AudioClassification/AudioClassification.node') as typeof import('../nodes/AudioClassification/AudioClassification.node');
 		const dir = mkdtempSync(path.join(tmpdir(), 'cancel-'));
@@ -178,9 +182,23 @@ describe('a stopped execution', () => {
 		writeFileSync(clip, longStereoWav(20, 44100)); // 20 s of 44.1 kHz stereo: resampled, so real work per item
 		let ended = 0;
 		let calls = 0;
-		class Timed extends AudioClassification {}
-		Timed.prototype.execute = async function (this: never) {
+		const started = new Set<number>();
+		const startedAfterStop: number[] = [];
+		let stoppedAt = 0;
+		class Counted extends AudioClassification {}
+		Counted.prototype.execute = async function (this: IExecuteFunctions) {
 			calls++;
+			// Count the items whose audio the node takes up, and those it takes up after n8n's stop.
+			const signal = this.getExecutionCancelSignal();
+			signal?.addEventListener('abort', () => (stoppedAt = Date.now()), { once: true });
+			const assertBinary = this.helpers.assertBinaryData;
+			this.helpers.assertBinaryData = ((itemIndex: number, ...rest: unknown[]) => {
+				if (!started.has(itemIndex)) {
+					started.add(itemIndex);
+					if (signal?.aborted) startedAfterStop.push(itemIndex);
+				}
+				return (assertBinary as (...a: unknown[]) => IBinaryData).call(this.helpers, itemIndex, ...rest);
+			}) as typeof assertBinary;
 			try {
 				return await AudioClassification.prototype.execute.call(this);
 			} finally {
@@ -189,20 +207,24 @@ describe('a stopped execution', () => {
 		};
 		try {
 			const files = Array.from({ length: 40 }, () => ({ path: clip }));
-			const started = Date.now();
 			const { run } = await runClassifierWorkflow({
-				classifier: new Timed(),
+				classifier: new Counted(),
 				files,
 				parameters: { modelSource: 'localFolder', modelPath: path.join(MODELS, 'tiny-ast'), topK: 1 },
 				cancelAfterMs: 1500,
 			});
 			expect(run.status).toBe('canceled');
-			const cancelledAt = started + 1500;
-			while (!ended && Date.now() < cancelledAt + 10_000) await new Promise((r) => setTimeout(r, 20));
+			const deadline = Date.now() + 30_000;
+			while (!ended && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 			expect(calls).toBe(1);
 			expect(ended).toBeGreaterThan(0);
-			console.log(`limits: node stopped ${ended - cancelledAt} ms after the cancel`);
-			expect(ended - cancelledAt).toBeLessThan(1000);
+			expect(stoppedAt).toBeGreaterThan(0);
+			// The item in flight stops at its next check (the decoding test above): at most that one
+			// (if the stop came while its model loaded) takes up its audio after the stop, none after it.
+			console.log(`limits: the node took up ${started.size} of 40 items, ${startedAfterStop.length} of them after the stop; it ended ${ended - stoppedAt} ms after the stop`);
+			expect(startedAfterStop.length).toBeLessThanOrEqual(1);
+			expect(started.size).toBeGreaterThan(0);
+			expect(started.size).toBeLessThan(40);
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
 		}
