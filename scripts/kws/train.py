@@ -518,6 +518,20 @@ def long_noise_false_triggers(model_fn, d):
     return out
 
 
+def batch_waves(d, batch, rng, hard, snr_min, narrowband_p):
+    """One batch's augmented waves, in the order the items come (the data pipeline's part of a step)."""
+    return [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
+            else augment_speech(source_wave(d, src, i, rng, hard), rng, d["noise_train"],
+                                d["noise_train_bounds"], snr_min, narrowband_p, src in ("scmd", "syn"))
+            for src, i, _ in batch]
+
+
+def batch_features(model, waves, rng):
+    """Log-mel features of a batch with SpecAugment, in the layout the net trains in."""
+    feats = spec_augment(model.frontend(torch.stack(waves)), rng)
+    return feats.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else feats
+
+
 def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0,
           init=None, max_lr=3e-3):
     """`init`: a state dict to start from (fine-tuning), else random weights."""
@@ -546,15 +560,10 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
             items = epoch_items(d, rng, unknown_factor)
         for b in range(0, len(items), 64):
             batch = items[b:b + 64]
-            waves = [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
-                     else augment_speech(source_wave(d, src, i, rng, hard), rng, d["noise_train"],
-                                         d["noise_train_bounds"], snr_min, narrowband_p, src in ("scmd", "syn"))
-                     for src, i, _ in batch]
+            waves = batch_waves(d, batch, rng, hard, snr_min, narrowband_p)
             y = torch.tensor([label for _, _, label in batch])
             with torch.no_grad():
-                feats = spec_augment(model.frontend(torch.stack(waves)), rng)
-                if CHANNELS_LAST:
-                    feats = feats.contiguous(memory_format=torch.channels_last)
+                feats = batch_features(model, waves, rng)
             logits = model.net(feats)
             loss = F.cross_entropy(logits, y, label_smoothing=0.05)
             opt.zero_grad()

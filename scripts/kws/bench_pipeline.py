@@ -1,0 +1,72 @@
+"""Where a training step's time goes: train.py's data pipeline (each item's augmentation, in
+Python) against the model's part (log-mel frontend with SpecAugment, then forward, backward and
+AdamW), on real batches of the v7 recipe's first epoch, in the same run.
+
+    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--threads 2] [--batches 60]
+
+Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
+mean ms per batch of 64 and each part's share. Run it on an idle machine.
+"""
+import argparse
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data as D  # noqa: E402
+import synth as S  # noqa: E402
+import train as T  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=os.path.join(T.REPO, "..", "shared"))
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
+    ap.add_argument("--blocks", type=int, default=9)
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--batches", type=int, default=60)
+    args = ap.parse_args()
+    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST = "v7", args.blocks, args.channels_last
+    torch.set_num_threads(args.threads)
+    d = D.build(args.shared, args.cache)
+    d.update(S.build_training_v6(S.train_cache("v6"), S.train_cache("v4")))
+    rng = random.Random(7)
+    items = T.epoch_items(d, rng, T.UNKNOWN_FACTORS.get("v7", 4.2))
+    model = T.TrainModel(96, args.blocks)
+    if args.channels_last:
+        model.net = model.net.to(memory_format=torch.channels_last)
+    model.train()
+    opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
+    warmup, parts = 5, [0.0, 0.0, 0.0]
+    for b in range(args.batches + warmup):
+        batch = items[b * 64:(b + 1) * 64]
+        t0 = time.perf_counter()
+        waves = T.batch_waves(d, batch, rng, None, 3.0, 0.15)
+        y = torch.tensor([label for _, _, label in batch])
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            feats = T.batch_features(model, waves, rng)
+        t2 = time.perf_counter()
+        loss = F.cross_entropy(model.net(feats), y, label_smoothing=0.05)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        t3 = time.perf_counter()
+        if b >= warmup:
+            for k, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):
+                parts[k] += dt
+    total = sum(parts)
+    names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
+    print(f"{args.blocks} blocks, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
+          f"{total / args.batches * 1000:.0f} ms per batch of 64 ({len(items) // 64} batches in an epoch before mining)")
+    for name, t in zip(names, parts):
+        print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
+
+
+if __name__ == "__main__":
+    main()
