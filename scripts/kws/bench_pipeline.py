@@ -2,10 +2,11 @@
 Python) against the model's part (log-mel frontend with SpecAugment, then forward, backward and
 AdamW), on real batches of the v7 recipe's first epoch, in the same run.
 
-    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--threads 2] [--batches 60]
+    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--threads 2] [--batches 60] [--batch 64]
 
 Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
-mean ms per batch of 64 and each part's share. Run it on an idle machine.
+mean ms per batch and per clip, and each part's share (--batch: other than train.py's 64, e.g. to
+see whether smaller batches cost less per clip). Run it on an idle machine.
 """
 import argparse
 import os
@@ -30,6 +31,7 @@ def main():
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batches", type=int, default=60)
+    ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST = "v7", args.blocks, args.channels_last
     torch.set_num_threads(args.threads)
@@ -44,7 +46,7 @@ def main():
     opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
     warmup, parts = 5, [0.0, 0.0, 0.0]
     for b in range(args.batches + warmup):
-        batch = items[b * 64:(b + 1) * 64]
+        batch = items[b * args.batch:(b + 1) * args.batch]
         t0 = time.perf_counter()
         waves = T.batch_waves(d, batch, rng, None, 3.0, 0.15)
         y = torch.tensor([label for _, _, label in batch])
@@ -63,7 +65,8 @@ def main():
     total = sum(parts)
     names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
     print(f"{args.blocks} blocks, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
-          f"{total / args.batches * 1000:.0f} ms per batch of 64 ({len(items) // 64} batches in an epoch before mining)")
+          f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip "
+          f"({len(items) // args.batch} batches in an epoch before mining)")
     for name, t in zip(names, parts):
         print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
 
