@@ -15,18 +15,15 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data as D  # noqa: E402
-import synth as S  # noqa: E402
 import train as T  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(T.REPO, "..", "shared"))
-    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
+    ap.add_argument("--cache", default=T.DATA_CACHE)
     ap.add_argument("--blocks", type=int, default=9)
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -35,29 +32,23 @@ def main():
     args = ap.parse_args()
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST = "v7", args.blocks, args.channels_last
     torch.set_num_threads(args.threads)
-    d = D.build(args.shared, args.cache)
-    d.update(S.build_training_v6(S.train_cache("v6"), S.train_cache("v4")))
+    d = T.load_training_data(args.shared, args.cache, synth=1)
     rng = random.Random(7)
-    items = T.epoch_items(d, rng, T.UNKNOWN_FACTORS.get("v7", 4.2))
-    model = T.TrainModel(96, args.blocks)
-    if args.channels_last:
-        model.net = model.net.to(memory_format=torch.channels_last)
+    items = T.epoch_items(d, rng, T.default_unknown_factor("v7"))
+    model = T.new_model(T.CHANNELS)
     model.train()
     opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
     warmup, parts = 5, [0.0, 0.0, 0.0]
     for b in range(args.batches + warmup):
         batch = items[b * args.batch:(b + 1) * args.batch]
         t0 = time.perf_counter()
-        waves = T.batch_waves(d, batch, rng, None, 3.0, 0.15)
+        waves = T.batch_waves(d, batch, rng, None, T.SNR_MIN, T.NARROWBAND)
         y = torch.tensor([label for _, _, label in batch])
         t1 = time.perf_counter()
         with torch.no_grad():
             feats = T.batch_features(model, waves, rng)
         t2 = time.perf_counter()
-        loss = F.cross_entropy(model.net(feats), y, label_smoothing=0.05)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        T.optimiser_step(model, opt, feats, y)
         t3 = time.perf_counter()
         if b >= warmup:
             for k, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):

@@ -41,6 +41,10 @@ RECIPE = "v3.1"
 BLOCKS = 5
 CHANNELS_LAST = False
 CMD_OFFSET = 2  # label index of COMMANDS[0]
+DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz")
+CHANNELS = 96  # --channels: DS-CNN width
+SNR_MIN = 3.0  # --snr-min
+NARROWBAND = 0.15  # --narrowband
 
 
 def narrowband(x):
@@ -532,16 +536,48 @@ def batch_features(model, waves, rng):
     return feats.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else feats
 
 
-def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0,
-          init=None, max_lr=3e-3):
-    """`init`: a state dict to start from (fine-tuning), else random weights."""
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
+def new_model(channels, init=None):
+    """A TrainModel of BLOCKS blocks (from `init`, a state dict, if given), in the layout it trains in."""
     model = TrainModel(channels, BLOCKS)
     if init is not None:
         model.load_state_dict(init)
     if CHANNELS_LAST:
         model.net = model.net.to(memory_format=torch.channels_last)
+    return model
+
+
+def optimiser_step(model, opt, feats, y):
+    """Forward, loss, backward and the optimiser's step on one batch; returns the logits and loss."""
+    logits = model.net(feats)
+    loss = F.cross_entropy(logits, y, label_smoothing=0.05)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return logits, loss
+
+
+def default_unknown_factor(recipe):
+    """`_unknown_` items per epoch, in units of an average command class, when --unknown-factor is not given."""
+    return UNKNOWN_FACTORS.get(recipe, 4.2 if recipe in ("v5",) + PAIRED else 3.0)
+
+
+def load_training_data(shared, cache, synth, synth_cache=None):
+    """The real material (data.py's cache) and, with `synth`, the synthetic words of RECIPE's set."""
+    d = D.build(shared, cache)
+    if synth:
+        if RECIPE in PAIRED:
+            d.update(S.build_training_v6(synth_cache or S.train_cache("v6"), S.train_cache("v4")))
+        else:
+            d.update(S.build_training(synth_cache or S.train_cache("v4")))
+    return d
+
+
+def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_from=0, narrowband_p=0.0,
+          init=None, max_lr=3e-3):
+    """`init`: a state dict to start from (fine-tuning), else random weights."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = new_model(channels, init)
     opt = torch.optim.AdamW(model.net.parameters(), lr=max_lr, weight_decay=1e-3)
     steps_per_epoch = math.ceil(len(epoch_items(d, random.Random(0), unknown_factor)) / 64)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * (steps_per_epoch + 1),
@@ -564,11 +600,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
             y = torch.tensor([label for _, _, label in batch])
             with torch.no_grad():
                 feats = batch_features(model, waves, rng)
-            logits = model.net(feats)
-            loss = F.cross_entropy(logits, y, label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            logits, loss = optimiser_step(model, opt, feats, y)
             sched.step()
             loss_sum += float(loss) * len(batch)
             correct += int((logits.argmax(1) == y).sum())
@@ -635,7 +667,7 @@ def main():
     keep_freed_memory()
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
-    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz"))
+    ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
     ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10"], default="v7",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
@@ -649,13 +681,13 @@ def main():
                          "v10: v9 with mining's candidates drawn as v7's (not adopted)")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
-    ap.add_argument("--channels", type=int, default=96, help="DS-CNN width")
+    ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
     ap.add_argument("--blocks", type=int, default=5, help="DS-CNN depth (depthwise-separable blocks)")
     ap.add_argument("--channels-last", action="store_true",
                     help="train in PyTorch's channels_last layout (faster here; floats not bit-identical to the default)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--snr-min", type=float, default=3.0, help="noise SNR drawn from [min, min+25] dB")
+    ap.add_argument("--snr-min", type=float, default=SNR_MIN, help="noise SNR drawn from [min, min+25] dB")
     ap.add_argument("--from-checkpoint", help="skip training: calibrate and export this state dict")
     ap.add_argument("--finetune-from", help="train on from this state dict (--recipe v7ft: v7's checkpoint), "
                                            "--epochs more epochs at a tenth of the learning rate, mining from the first")
@@ -666,7 +698,7 @@ def main():
     ap.add_argument("--mine-from", type=int, default=8,
                     help="epoch from which a quarter of `_unknown_` is mined hard negatives (0: never)")
     ap.add_argument("--two-sided-bias", type=int, help="1: let the prior shift go below 0 as well (default: 1 for v7 only)")
-    ap.add_argument("--narrowband", type=float, default=0.15,
+    ap.add_argument("--narrowband", type=float, default=NARROWBAND,
                     help="share of speech items cut to telephone bandwidth (8 kHz AMR)")
     args = ap.parse_args()
     global RECIPE, BLOCKS, CHANNELS_LAST
@@ -679,15 +711,11 @@ def main():
     if args.two_sided_bias is None:
         args.two_sided_bias = int(RECIPE in ("v7", "v7ft", "v7bal", "v8", "v9", "v10"))
     if args.unknown_factor is None:
-        args.unknown_factor = UNKNOWN_FACTORS.get(RECIPE, 4.2 if RECIPE in ("v5",) + PAIRED else 3.0)
+        args.unknown_factor = default_unknown_factor(RECIPE)
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    d = D.build(args.shared, args.cache)
+    d = load_training_data(args.shared, args.cache, args.synth, args.synth_cache)
     if args.synth:
-        if RECIPE in PAIRED:
-            d.update(S.build_training_v6(args.synth_cache or S.train_cache("v6"), S.train_cache("v4")))
-        else:
-            d.update(S.build_training(args.synth_cache or S.train_cache("v4")))
         print(f"synthetic (training voices): {len(d['synth_cmd_y'])} command clips, {len(d['synth_unk_x'])} other words "
               f"({int(d['synth_unk_near'].sum())} near a command)", flush=True)
     print(f"data: {len(d['train_x'])} train / {len(d['val_x'])} val commands "
