@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
+    T.keep_freed_memory()  # as train.py runs: without it each batch's tensors are faulted in again
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST = "v7", args.blocks, args.channels_last
     torch.set_num_threads(args.threads)
     d = T.load_training_data(args.shared, args.cache, synth=1)
