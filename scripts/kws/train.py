@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import codec as C
 import data as D
 import synth as S
 from frontend import CLIP_SAMPLES, SAMPLE_RATE
@@ -45,6 +46,9 @@ DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-dat
 CHANNELS = 96  # --channels: DS-CNN width
 SNR_MIN = 3.0  # --snr-min
 NARROWBAND = 0.15  # --narrowband
+# --codec: share of speech items drawn as their real codec round trip (codec.py; recipe v11).
+CODEC = 0.0
+CODEC_DEFAULTS = {"v11": 0.2}
 
 
 def narrowband(x):
@@ -55,11 +59,12 @@ def narrowband(x):
     return torch.fft.irfft(spec, n=len(x))
 
 
-def augment_speech(wav, rng, noise, bounds, snr_min=0.0, narrowband_p=0.0, synthetic=False):
+def augment_speech(wav, rng, noise, bounds, snr_min=0.0, narrowband_p=0.0, synthetic=False, coded=False):
     """Speed/volume perturbation, time shift, background noise at random SNR,
     and (with probability `narrowband_p`) telephone bandwidth. v6 resamples every
     synthetic clip over a wider range (0.8-1.25: pitch, formants and tempo together, a
-    shorter or longer vocal tract), to make more voices of the few synthesisers."""
+    shorter or longer vocal tract), to make more voices of the few synthesisers. A `coded`
+    clip (a codec round trip, codec.py) has its noise already, mixed in before the encoder."""
     x = torch.from_numpy(wav)
     wide = synthetic and RECIPE in PAIRED
     if wide or rng.random() < 0.6:
@@ -74,7 +79,7 @@ def augment_speech(wav, rng, noise, bounds, snr_min=0.0, narrowband_p=0.0, synth
     elif shift < 0:
         x[shift:] = 0
     x = x * 10 ** (rng.uniform(-12, 6) / 20)
-    if rng.random() < 0.8:
+    if not coded and rng.random() < 0.8:
         n = torch.from_numpy(D.noise_crop(noise, bounds, rng).copy())
         snr = rng.uniform(snr_min, snr_min + 25)
         p_sig = x.pow(2).mean().clamp_min(1e-8)
@@ -224,8 +229,13 @@ for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
         _table[_recipe] = _table["v7"]
 CONFUSION_EVERY = 2
 CONFUSION_CLIPS_PER_WORD = 24  # clips per word scored for its rate (all of them when fewer)
+# v11 (session 20, selection rule in the model card, committed before its training): v7 with a
+# fifth of the speech items drawn as a real codec round trip (AMR-NB at 4.75-12.2 kbit/s, Opus
+# voip at 8-16 kbit/s; codec.py), the rest as v7's.
+for _table in (SHARES, MINED, SYNTH_COMMAND_SHARES, NEAR_WEIGHTS):
+    _table["v11"] = _table["v7"]
 # Recipes trained on the paired synthetic set (synth.build_training_v6).
-PAIRED = ("v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10")
+PAIRED = ("v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11")
 
 
 def epoch_items(d, rng, unknown_factor=2.0, shares=None, n_hard=0):
@@ -317,15 +327,15 @@ def confusion_weights_of(model, d, per_word=None):
     return 1 + 40 * rate[index]
 
 
-def sentence_crop(d, rng):
-    """0.25-1 s of a training sentence, at a random place in a one-second clip."""
+def sentence_crop(d, rng, key="other_sent"):
+    """0.25-1 s of a training sentence (from d[key]: as recorded, or its codec twin), at a random place in a one-second clip."""
     bounds = d["other_sent_bounds"]
     i = rng.randrange(len(bounds) - 1)
     n = int(rng.uniform(0.25, 1.0) * CLIP_SAMPLES)
     start = rng.randint(int(bounds[i]), int(bounds[i + 1]) - n)
     out = np.zeros(CLIP_SAMPLES, dtype=np.float32)
     at = rng.randint(0, CLIP_SAMPLES - n)
-    out[at:at + n] = d["other_sent"][start:start + n]
+    out[at:at + n] = d[key][start:start + n]
     return out
 
 
@@ -360,20 +370,22 @@ def score_candidates(model, cands, keep):
     return [cands[i] for i in order], float(p_cmd[order].mean())
 
 
-def source_wave(d, src, i, rng, hard=None):
+def source_wave(d, src, i, rng, hard=None, coded=False):
+    """Item `i` of source `src`; `coded`: its real codec round trip (codec.py's cache)."""
+    tail = "_codec" if coded else ""
     if src == "hard":
         return hard[i]
     if src == "cmd":
-        return d["train_x"][i]
+        return d["train_x" + tail][i]
     if src in ("scmd", "syn"):
-        return placed(d["synth_cmd_x" if src == "scmd" else "synth_unk_x"][i], rng)
+        return placed(d[("synth_cmd_x" if src == "scmd" else "synth_unk_x") + tail][i], rng)
     if src == "unk":
-        return d["unk_train"][i]
+        return d["unk_train" + tail][i]
     if src == "wake":
-        return d["other_words_train"][i]
+        return d["other_words_train" + tail][i]
     if src == "sent":
-        return sentence_crop(d, rng)
-    return np.ascontiguousarray(d["train_x"][i][::-1])  # reversed speech
+        return sentence_crop(d, rng, "other_sent" + tail)
+    return np.ascontiguousarray(d["train_x" + tail][i][::-1])  # reversed speech
 
 
 def validation_set(d):
@@ -523,11 +535,17 @@ def long_noise_false_triggers(model_fn, d):
 
 
 def batch_waves(d, batch, rng, hard, snr_min, narrowband_p):
-    """One batch's augmented waves, in the order the items come (the data pipeline's part of a step)."""
-    return [make_silence(rng, d["noise_train"], d["noise_train_bounds"]) if src == "sil"
-            else augment_speech(source_wave(d, src, i, rng, hard), rng, d["noise_train"],
-                                d["noise_train_bounds"], snr_min, narrowband_p, src in ("scmd", "syn"))
-            for src, i, _ in batch]
+    """One batch's augmented waves, in the order the items come (the data pipeline's part of a step).
+    With CODEC > 0, that share of speech items (not mined ones) is drawn as its codec round trip."""
+    waves = []
+    for src, i, _ in batch:
+        if src == "sil":
+            waves.append(make_silence(rng, d["noise_train"], d["noise_train_bounds"]))
+            continue
+        coded = bool(CODEC) and src != "hard" and rng.random() < CODEC
+        waves.append(augment_speech(source_wave(d, src, i, rng, hard, coded), rng, d["noise_train"],
+                                    d["noise_train_bounds"], snr_min, narrowband_p, src in ("scmd", "syn"), coded))
+    return waves
 
 
 def batch_features(model, waves, rng):
@@ -569,6 +587,8 @@ def load_training_data(shared, cache, synth, synth_cache=None):
             d.update(S.build_training_v6(synth_cache or S.train_cache("v6"), S.train_cache("v4")))
         else:
             d.update(S.build_training(synth_cache or S.train_cache("v4")))
+    if CODEC:
+        d.update(C.build(d))
     return d
 
 
@@ -669,7 +689,7 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10"], default="v7",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11"], default="v7",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
@@ -678,7 +698,8 @@ def main():
                          "v7ft, v7bal: experiments on top of v7's weights (--finetune-from; the model card); "
                          "v8: v7 for 24 epochs, then v7bal's epochs on those weights, in one run (not adopted); "
                          "v9: v7 with the synthetic other words drawn by the training model's own confusions once mining starts (not adopted); "
-                         "v10: v9 with mining's candidates drawn as v7's (not adopted)")
+                         "v10: v9 with mining's candidates drawn as v7's (not adopted); "
+                         "v11: v7 with a fifth of the speech drawn as a real AMR-NB/Opus round trip (codec.py; --codec)")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
@@ -700,16 +721,21 @@ def main():
     ap.add_argument("--two-sided-bias", type=int, help="1: let the prior shift go below 0 as well (default: 1 for v7 only)")
     ap.add_argument("--narrowband", type=float, default=NARROWBAND,
                     help="share of speech items cut to telephone bandwidth (8 kHz AMR)")
+    ap.add_argument("--codec", type=float, help="share of speech items drawn as a real codec round trip "
+                                                "(codec.py's cache, built on first use; default 0.2 for v11, else 0)")
     args = ap.parse_args()
-    global RECIPE, BLOCKS, CHANNELS_LAST
+    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC
     RECIPE = args.recipe
+    if args.codec is None:
+        args.codec = CODEC_DEFAULTS.get(RECIPE, 0.0)
+    CODEC = args.codec
     BLOCKS, CHANNELS_LAST = args.blocks, args.channels_last
     if args.epochs is None:
-        args.epochs = {"v3.1": 30, "v6": 30, "v7": 32, "v7ft": 6, "v7bal": 6, "v8": 24, "v9": 32, "v10": 32}.get(RECIPE, 28)
+        args.epochs = {"v3.1": 30, "v6": 30, "v7": 32, "v7ft": 6, "v7bal": 6, "v8": 24, "v9": 32, "v10": 32, "v11": 32}.get(RECIPE, 28)
     if args.synth is None:
         args.synth = 0 if RECIPE == "v3.1" else 1
     if args.two_sided_bias is None:
-        args.two_sided_bias = int(RECIPE in ("v7", "v7ft", "v7bal", "v8", "v9", "v10"))
+        args.two_sided_bias = int(RECIPE in ("v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11"))
     if args.unknown_factor is None:
         args.unknown_factor = default_unknown_factor(RECIPE)
     torch.set_num_threads(args.threads)
@@ -749,7 +775,7 @@ def main():
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
             checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}{'' if BLOCKS == 5 else f'-b{BLOCKS}'}{'-cl' if CHANNELS_LAST else ''}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
-            f"-mine{args.mine_from}-nb{args.narrowband:g}.pt"))
+            f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
     raw = logits_of(ExportModel(model).eval(), [x for x, _, _ in val])
@@ -768,7 +794,8 @@ def main():
         "epochs": args.epochs, **({"finetune_epochs": args.finetune_epochs} if RECIPE == "v8" else {}), "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
         **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
-        "mine_from": args.mine_from, "narrowband": args.narrowband, "synth": args.synth, "recipe": RECIPE,
+        "mine_from": args.mine_from, "narrowband": args.narrowband, **({"codec": CODEC} if CODEC else {}),
+        "synth": args.synth, "recipe": RECIPE,
         "two_sided_bias": args.two_sided_bias,
         ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
         "torch": torch.__version__,
