@@ -25,11 +25,10 @@ import time
 
 import numpy as np
 
-import data as D
-import synth as S
-from frontend import CLIP_SAMPLES, SAMPLE_RATE
-
-CACHE = os.path.join(S.CACHE_DIR, "kws-codec-v11.npz")
+# Only numpy here (the training modules, which need torch, are imported by build()), so the round
+# trip can be tested where torch is not installed (test/kws-codec.test.ts, in CI).
+SAMPLE_RATE = 16000  # frontend.SAMPLE_RATE, checked by build()
+CACHE_NAME = "kws-codec-v11.npz"  # in synth.CACHE_DIR
 # (codec, setting): AMR-NB modes 7, 4, 0 (12.2, 7.4, 4.75 kbit/s); Opus voip at 8 and 16 kbit/s.
 SETTINGS = (("amr-nb", 7), ("amr-nb", 4), ("amr-nb", 0), ("opus", 8), ("opus", 16))
 # The sources train.source_wave draws speech from, and their coded twins' keys.
@@ -82,6 +81,7 @@ def round_trip(x, setting):
 
 def noisy(clip, rng, noise, bounds, snr_min):
     """The clip with a training noise crop mixed in at a random SNR (80% of the time), as recorded."""
+    import data as D
     if rng.random() >= 0.8 or not np.any(clip):
         return clip
     n = D.noise_crop(noise, bounds, rng, len(clip))
@@ -107,8 +107,13 @@ def code_clips(clips, rng, noise, bounds, snr_min, log):
     return out
 
 
-def build(d, cache=CACHE, seed=41, snr_min=3.0, log=print):
-    """The coded twins of d's speech sources (a dict of `<source>_codec` arrays), cached at `cache`."""
+def build(d, cache=None, seed=41, snr_min=3.0, log=print):
+    """The coded twins of d's speech sources (a dict of `<source>_codec` arrays), cached at `cache`
+    (default: CACHE_NAME in synth.CACHE_DIR)."""
+    import frontend
+    import synth as S
+    assert frontend.SAMPLE_RATE == SAMPLE_RATE
+    cache = cache or os.path.join(S.CACHE_DIR, CACHE_NAME)
     if os.path.exists(cache):
         return dict(np.load(cache))
     t0 = time.time()

@@ -4,9 +4,11 @@
 // (12.2 kbit/s, as older phones send), classified through the engine (its in-process AMR
 // decoder). Prints top-label recall and recall at 0.80 / 0.85 for the built-in model and any
 // --model folders given (e.g. the previous version). Needs ../shared, ffmpeg and sox. No dither:
-// the same notes every run.
+// the same notes every run. `--opus <kbit/s>` (repeatable) adds the same commands as Ogg Opus
+// voice notes at that bitrate (ffmpeg's libopus, voip mode, as Telegram and WhatsApp send them),
+// decoded by the node's in-process Opus reader.
 //
-//   npm run build && node scripts/kws/eval-amr.js [--model <folder>]...
+//   npm run build && node scripts/kws/eval-amr.js [--model <folder>]... [--opus 8]...
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -23,18 +25,28 @@ const SC = path.join(SHARED, 'speech-commands');
 async function main() {
 	const models = [['built-in', resolveBuiltIn('speech-commands-dscnn').dir]];
 	const argv = process.argv.slice(2);
-	for (let i = 0; i < argv.length; i++) if (argv[i] === '--model') models.push([argv[i + 1], argv[++i]]);
+	const opus = [];
+	for (let i = 0; i < argv.length; i++) {
+		if (argv[i] === '--model') models.push([argv[i + 1], argv[++i]]);
+		else if (argv[i] === '--opus') opus.push(Number(argv[++i]));
+	}
 	const clips = csv(path.join(SC, 'manifest.csv')).filter((row) => row.split === 'validation' && COMMANDS.includes(row.label));
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'kws-amr-'));
 	try {
-		const notes = clips.map(({ path: file, label }, i) => {
+		const sets = [['AMR-NB', []], ...opus.map((k) => [`Ogg Opus ${k} kbit/s`, []])];
+		clips.forEach(({ path: file, label }, i) => {
 			const wav = path.join(dir, 'in.wav');
 			const amr = path.join(dir, `${i}.amr`);
 			execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', path.join(SC, file), '-ar', '16000', '-ac', '1', wav]);
 			execFileSync('sox', ['-V1', '-D', wav, '-r', '8000', '-t', 'amr-nb', amr]);
-			return { label, bytes: readFileSync(amr) };
+			sets[0][1].push({ label, bytes: readFileSync(amr) });
+			opus.forEach((k, j) => {
+				const ogg = path.join(dir, `${i}-${k}.ogg`);
+				execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', wav, '-c:a', 'libopus', '-b:a', `${k}k`, '-application', 'voip', ogg]);
+				sets[j + 1][1].push({ label, bytes: readFileSync(ogg) });
+			});
 		});
-		for (const [name, folder] of models) {
+		for (const [name, folder] of models) for (const [kind, notes] of sets) {
 			const spec = loadModelSpec(folder, 'auto', 'kws');
 			const hit = { top: 0, 0.8: 0, 0.85: 0 };
 			for (const n of notes) {
@@ -45,7 +57,7 @@ async function main() {
 				if (top.score >= 0.85) hit[0.85]++;
 			}
 			const pct = (k) => `${((100 * hit[k]) / notes.length).toFixed(1)}%`;
-			console.log(`${name}: ${notes.length} AMR-NB command notes, recall ${pct('top')} at the top label, ${pct(0.8)} at 0.80, ${pct(0.85)} at 0.85`);
+			console.log(`${name}: ${notes.length} ${kind} command notes, recall ${pct('top')} at the top label, ${pct(0.8)} at 0.80, ${pct(0.85)} at 0.85`);
 		}
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
