@@ -2,7 +2,7 @@
 Python) against the model's part (log-mel frontend with SpecAugment, then forward, backward and
 AdamW), on real batches of the v7 recipe's first epoch, in the same run.
 
-    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--threads 2] [--batches 60] [--batch 64]
+    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--arch tc --tc-mult 1.5 --blocks 2] [--threads 2] [--batches 60] [--batch 64]
 
 Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
 mean ms per batch and per clip, and each part's share (--batch: other than train.py's 64, e.g. to
@@ -26,12 +26,14 @@ def main():
     ap.add_argument("--cache", default=T.DATA_CACHE)
     ap.add_argument("--blocks", type=int, default=9)
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--arch", choices=["dscnn", "tc"], default="dscnn", help="as train.py --arch")
+    ap.add_argument("--tc-mult", type=float, default=1.0, help="as train.py --tc-mult")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
     T.keep_freed_memory()  # as train.py runs: without it each batch's tensors are faulted in again
-    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST = "v7", args.blocks, args.channels_last
+    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.TC_MULT = "v7", args.blocks, args.channels_last, args.arch, args.tc_mult
     torch.set_num_threads(args.threads)
     d = T.load_training_data(args.shared, args.cache, synth=1)
     rng = random.Random(7)
@@ -56,7 +58,8 @@ def main():
                 parts[k] += dt
     total = sum(parts)
     names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
-    print(f"{args.blocks} blocks, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
+    shape = f"{args.blocks} blocks" if args.arch == "dscnn" else f"TC-ResNet x{args.tc_mult:g}, {args.blocks} blocks per stage"
+    print(f"{shape}, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
           f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip "
           f"({len(items) // args.batch} batches in an epoch before mining)")
     for name, t in zip(names, parts):

@@ -1,5 +1,5 @@
-"""What a wider or deeper DS-CNN costs per training step on this machine, against the shipped
-width (96 channels, 5 blocks) measured in the same run: one optimiser step (forward, backward,
+"""What a wider or deeper DS-CNN, or a temporal-convolution ResNet (model.TCResNet), costs per
+training step on this machine, against the shipped width (96 channels, 5 blocks) measured in the same run: one optimiser step (forward, backward,
 AdamW) on a batch of 64 log-mel inputs (40 x 101), as train.py takes them.
 
     /usr/bin/python3 scripts/kws/bench_width.py [--threads 2] [--steps 8]
@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import DSCNN  # noqa: E402
+from model import DSCNN, TCResNet  # noqa: E402
 
 
-def ms_per_step(ch, blocks, steps, channels_last):
+def ms_per_step(ch, blocks, steps, channels_last, tc_mult=None):
+    """tc_mult: a TCResNet of that width with `blocks` blocks per stage instead of a DS-CNN."""
     torch.manual_seed(0)
-    model = DSCNN(ch=ch, blocks=blocks)
+    model = DSCNN(ch=ch, blocks=blocks) if tc_mult is None else TCResNet(mult=tc_mult, per_stage=blocks)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(64, 1, 40, 101)
     y = torch.randint(0, 10, (64,))
@@ -61,6 +62,10 @@ def main():
             base = base or ms
             print(f"  {'channels_last' if channels_last else 'default      '} {ch:4d} ch x {blocks} blocks: "
                   f"{params:7d} params, {ms:6.0f} ms/step, {ms / base:5.2f}x", flush=True)
+    for mult, per_stage in ((1.0, 2), (1.5, 2), (2.0, 2), (1.5, 3)):
+        ms, params = ms_per_step(0, per_stage, args.steps, False, mult)
+        print(f"  TC-ResNet x{mult:g}, {per_stage} blocks per stage: {params:7d} params, {ms:6.0f} ms/step, "
+              f"{ms / base:5.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""DS-CNN keyword classifier (Zhang et al., "Hello Edge", 2017), sized for a
-one-second 40x101 log-mel input and a few milliseconds of CPU per clip."""
+"""Keyword classifiers for a one-second 40x101 log-mel input, a few milliseconds of CPU per clip:
+the DS-CNN (Zhang et al., "Hello Edge", 2017; the shipped model) and a temporal-convolution
+ResNet (after Choi et al., "Temporal Convolution for Real-time Keyword Spotting on Mobile
+Devices", 2019: the 40 mel bands are the channels of 1-D convolutions over time, so a layer
+sees the whole spectrum of each frame and is far cheaper to train on a CPU)."""
 import torch
 import torch.nn as nn
 
@@ -41,11 +44,59 @@ class DSCNN(nn.Module):
         return self.head(self.dropout(x))
 
 
+class TCBlock(nn.Module):
+    """Two 1-D convolutions over time (kernel 9) with a residual path, 1x1-projected when the
+    width or the stride changes."""
+
+    def __init__(self, cin, cout, stride, kernel=9):
+        super().__init__()
+        self.conv1 = nn.Conv1d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+        self.bn1 = nn.BatchNorm1d(cout)
+        self.conv2 = nn.Conv1d(cout, cout, kernel, padding=kernel // 2, bias=False)
+        self.bn2 = nn.BatchNorm1d(cout)
+        self.proj = None
+        if stride != 1 or cin != cout:
+            self.proj = nn.Sequential(nn.Conv1d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm1d(cout))
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        y = self.act(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.act(y + (x if self.proj is None else self.proj(x)))
+
+
+class TCResNet(nn.Module):
+    """[B, 1, n_mels, T] log-mel -> logits. Stages of `per_stage` blocks, the first of each with
+    stride 2 in time; widths scaled by `mult` (stem 16, stages 24/32/48 at mult 1)."""
+
+    def __init__(self, mult=1.0, per_stage=2, n_mels=40, n_classes=len(LABELS), stem=16, stages=(24, 32, 48)):
+        super().__init__()
+        width = [max(1, round(c * mult)) for c in (stem,) + tuple(stages)]
+        self.input_norm = nn.BatchNorm1d(n_mels)
+        self.stem = nn.Sequential(nn.Conv1d(n_mels, width[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm1d(width[0]), nn.ReLU())
+        layers, cin = [], width[0]
+        for cout in width[1:]:
+            for j in range(per_stage):
+                layers.append(TCBlock(cin, cout, 2 if j == 0 else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(cin, n_classes)
+
+    def forward(self, feats):
+        x = self.stem(self.input_norm(feats.squeeze(1)))
+        x = self.blocks(x)
+        return self.head(self.dropout(x.mean(dim=2)))
+
+
 class TrainModel(nn.Module):
-    def __init__(self, channels=64, blocks=5):
+    """arch "dscnn" (channels x blocks) or "tc" (TCResNet, `mult` x `blocks` per stage)."""
+
+    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0):
         super().__init__()
         self.frontend = LogMelTrain()
-        self.net = DSCNN(ch=channels, blocks=blocks)
+        self.net = DSCNN(ch=channels, blocks=blocks) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)
 
 
 class ExportModel(nn.Module):

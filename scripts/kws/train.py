@@ -41,6 +41,10 @@ RECIPE = "v3.1"
 # not bit-identical floats, so it is opt-in and `--recipe v7` alone still reproduces the shipped run.
 BLOCKS = 5
 CHANNELS_LAST = False
+# --arch: "dscnn" (the shipped classifier) or "tc" (model.TCResNet: 1-D convolutions over time with
+# the mel bands as channels, --tc-mult wide, --blocks blocks per stage; session 21). Set by main().
+ARCH = "dscnn"
+TC_MULT = 1.0
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz")
 CHANNELS = 96  # --channels: DS-CNN width
@@ -289,7 +293,7 @@ def synth_words(d):
 
 def confusion_weights(state, d, channels):
     """v7bal, v8: confusion_weights_of a model given by its state dict."""
-    model = TrainModel(channels, BLOCKS)
+    model = make_model(channels)
     model.load_state_dict(state)
     return confusion_weights_of(model, d)
 
@@ -554,9 +558,14 @@ def batch_features(model, waves, rng):
     return feats.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST else feats
 
 
+def make_model(channels):
+    """A TrainModel of the architecture ARCH (BLOCKS deep) with random weights."""
+    return TrainModel(channels, BLOCKS, ARCH, TC_MULT)
+
+
 def new_model(channels, init=None):
     """A TrainModel of BLOCKS blocks (from `init`, a state dict, if given), in the layout it trains in."""
-    model = TrainModel(channels, BLOCKS)
+    model = make_model(channels)
     if init is not None:
         model.load_state_dict(init)
     if CHANNELS_LAST:
@@ -645,8 +654,8 @@ def export(model, out_dir, temperature=1.0, unknown_bias=0.0):
                       opset_version=17, do_constant_folding=False)
     id2label = {str(i): l for i, l in enumerate(LABELS)}
     config = {
-        "architectures": ["DSCNNForAudioClassification"],
-        "model_type": "dscnn-kws",
+        "architectures": ["DSCNNForAudioClassification" if ARCH == "dscnn" else "TCResNetForAudioClassification"],
+        "model_type": "dscnn-kws" if ARCH == "dscnn" else "tcresnet-kws",
         "id2label": id2label,
         "label2id": {l: i for i, l in enumerate(LABELS)},
         "num_labels": len(LABELS),
@@ -703,7 +712,12 @@ def main():
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
-    ap.add_argument("--blocks", type=int, default=5, help="DS-CNN depth (depthwise-separable blocks)")
+    ap.add_argument("--blocks", type=int, help="DS-CNN depth (depthwise-separable blocks; default 5), "
+                                               "or --arch tc: blocks per stage (default 2)")
+    ap.add_argument("--arch", choices=["dscnn", "tc"], default="dscnn",
+                    help="dscnn (shipped): depthwise-separable 2-D convolutions; tc: a temporal-convolution ResNet "
+                         "(1-D convolutions over time, the mel bands as channels; --tc-mult, --blocks per stage)")
+    ap.add_argument("--tc-mult", type=float, default=1.0, help="--arch tc: width multiplier (stem 16, stages 24/32/48)")
     ap.add_argument("--channels-last", action="store_true",
                     help="train in PyTorch's channels_last layout (faster here; floats not bit-identical to the default)")
     ap.add_argument("--seed", type=int, default=7)
@@ -724,12 +738,14 @@ def main():
     ap.add_argument("--codec", type=float, help="share of speech items drawn as a real codec round trip "
                                                 "(codec.py's cache, built on first use; default 0.2 for v11, else 0)")
     args = ap.parse_args()
-    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC
+    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT
     RECIPE = args.recipe
     if args.codec is None:
         args.codec = CODEC_DEFAULTS.get(RECIPE, 0.0)
     CODEC = args.codec
-    BLOCKS, CHANNELS_LAST = args.blocks, args.channels_last
+    if args.blocks is None:
+        args.blocks = 5 if args.arch == "dscnn" else 2
+    BLOCKS, CHANNELS_LAST, ARCH, TC_MULT = args.blocks, args.channels_last, args.arch, args.tc_mult
     if args.epochs is None:
         args.epochs = {"v3.1": 30, "v6": 30, "v7": 32, "v7ft": 6, "v7bal": 6, "v8": 24, "v9": 32, "v10": 32, "v11": 32}.get(RECIPE, 28)
     if args.synth is None:
@@ -750,7 +766,7 @@ def main():
           f"{len(d['other_sent']) / 16000 / 60:.0f} min of sentences ({time.time() - t0:.0f}s)", flush=True)
     if args.from_checkpoint:
         # Calibrate and export a model trained earlier by this script (same arguments).
-        model = TrainModel(args.channels, BLOCKS)
+        model = make_model(args.channels)
         model.load_state_dict(torch.load(args.from_checkpoint))
         model.eval()
     else:
@@ -774,7 +790,7 @@ def main():
         checkpoints = os.path.join(os.path.dirname(args.cache), "checkpoints")
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
-            checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}{'' if BLOCKS == 5 else f'-b{BLOCKS}'}{'-cl' if CHANNELS_LAST else ''}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
+            checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}{'' if ARCH == 'dscnn' else f'-tc{TC_MULT:g}'}{'' if BLOCKS == 5 else f'-b{BLOCKS}'}{'-cl' if CHANNELS_LAST else ''}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
             f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
@@ -793,7 +809,7 @@ def main():
         "params": sum(p.numel() for p in model.net.parameters()),
         "epochs": args.epochs, **({"finetune_epochs": args.finetune_epochs} if RECIPE == "v8" else {}), "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
-        **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
+        **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"arch": ARCH, "tc_mult": TC_MULT} if ARCH != "dscnn" else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
         "mine_from": args.mine_from, "narrowband": args.narrowband, **({"codec": CODEC} if CODEC else {}),
         "synth": args.synth, "recipe": RECIPE,
         "two_sided_bias": args.two_sided_bias,
