@@ -5,6 +5,7 @@ Devices", 2019: the 40 mel bands are the channels of 1-D convolutions over time,
 sees the whole spectrum of each frame and is far cheaper to train on a CPU)."""
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from frontend import LogMelExport, LogMelTrain, loudest_window
 
@@ -18,12 +19,13 @@ class DSBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(ch)
         self.pw = nn.Conv2d(ch, ch, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(ch)
-        self.act = nn.ReLU()
 
     def forward(self, x):
-        y = self.act(self.bn1(self.dw(x)))
+        # In place (same floats, same gradients): on this machine's PyTorch 9 blocks in channels_last
+        # take 370-373 ms a step against 392-398 ms out of place (session 21, same run).
+        y = F.relu(self.bn1(self.dw(x)), inplace=True)
         y = self.bn2(self.pw(y))
-        return self.act(x + y)
+        return F.relu(y.add_(x), inplace=True)
 
 
 class DSCNN(nn.Module):
