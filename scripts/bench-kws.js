@@ -52,7 +52,7 @@ async function main() {
 
 	const g = stats(graph);
 	const e = stats(engine);
-	console.log(`${dir === builtIn ? 'built-in model' : 'model'} ${path.relative(ROOT, spec.onnxPath)}, 1 thread, ${graph.length} runs each`);
+	console.log(`${dir === builtIn ? `built-in model ${path.relative(ROOT, spec.onnxPath)}` : `model ${spec.onnxPath}`}, 1 thread, ${graph.length} runs each`);
 	console.log(`  ONNX graph alone (1 s clip):        median ${g.median.toFixed(2)} ms, p90 ${g.p90.toFixed(2)} ms`);
 	if (dir !== builtIn) {
 		const b = stats(await graphTimes(loadModelSpec(builtIn, 'auto', 'speech-commands-dscnn').onnxPath, input, graph.length));
