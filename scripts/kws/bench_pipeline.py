@@ -2,7 +2,7 @@
 Python) against the model's part (log-mel frontend with SpecAugment, then forward, backward and
 AdamW), on real batches of the v7 recipe's first epoch, in the same run.
 
-    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--arch tc --tc-mult 1.5 --blocks 2] [--threads 2] [--batches 60] [--batch 64]
+    /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--arch tc --tc-mult 1.25] [--threads 2] [--batches 60] [--batch 64]
 
 Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
 mean ms per batch and per clip, and each part's share (--batch: other than train.py's 64, e.g. to
@@ -24,7 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(T.REPO, "..", "shared"))
     ap.add_argument("--cache", default=T.DATA_CACHE)
-    ap.add_argument("--blocks", type=int, default=9)
+    ap.add_argument("--blocks", type=int, help="default: 9 (the deeper DS-CNN), or train.py's default for --arch tc")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--arch", choices=["dscnn", "tc"], default="dscnn", help="as train.py --arch")
     ap.add_argument("--tc-mult", type=float, default=1.0, help="as train.py --tc-mult")
@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
+    if args.blocks is None:
+        args.blocks = 9 if args.arch == "dscnn" else T.DEFAULT_BLOCKS["tc"]
     T.keep_freed_memory()  # as train.py runs: without it each batch's tensors are faulted in again
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.TC_MULT = "v7", args.blocks, args.channels_last, args.arch, args.tc_mult
     torch.set_num_threads(args.threads)

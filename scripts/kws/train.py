@@ -45,6 +45,7 @@ CHANNELS_LAST = False
 # the mel bands as channels, --tc-mult wide, --blocks blocks per stage; session 21). Set by main().
 ARCH = "dscnn"
 TC_MULT = 1.0
+DEFAULT_BLOCKS = {"dscnn": 5, "tc": 2}  # --blocks when not given: the DS-CNN's depth, or TC blocks per stage
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz")
 CHANNELS = 96  # --channels: DS-CNN width
@@ -744,7 +745,7 @@ def main():
         args.codec = CODEC_DEFAULTS.get(RECIPE, 0.0)
     CODEC = args.codec
     if args.blocks is None:
-        args.blocks = 5 if args.arch == "dscnn" else 2
+        args.blocks = DEFAULT_BLOCKS[args.arch]
     BLOCKS, CHANNELS_LAST, ARCH, TC_MULT = args.blocks, args.channels_last, args.arch, args.tc_mult
     if args.epochs is None:
         args.epochs = {"v3.1": 30, "v6": 30, "v7": 32, "v7ft": 6, "v7bal": 6, "v8": 24, "v9": 32, "v10": 32, "v11": 32}.get(RECIPE, 28)
