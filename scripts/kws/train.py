@@ -30,8 +30,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SILENCE, UNKNOWN = 0, 1
 # The recipe: "v7" (the shipped model, reproduced by default: v6 trained longer, session 14),
 # "v13" (v7 with 9 blocks in channels_last for 28 epochs, session 22: passed its two-seed rule,
-# not shipped, see the model card), "v3.1" (shipped before v7), "v4" (synthetic words in every class, loud/clipped noise, room and
-# clipping augmentation; session 8, not adopted: see the model card), "v5" (v4 with v3.1's real
+# not shipped, see the model card), "v3.1" (shipped before v7), "v4" (synthetic words in every
+# class, loud/clipped noise, room and clipping augmentation; session 8, not adopted: see the
+# model card), "v5" (v4 with v3.1's real
 # other speech kept whole and the near-command words weighted up; session 9) or "v6" (paired
 # synthesis; session 13). Set by main() from --recipe.
 RECIPE = "v3.1"
