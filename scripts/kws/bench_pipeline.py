@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
     if args.blocks is None:
-        args.blocks = 9 if args.arch == "dscnn" else T.DEFAULT_BLOCKS["tc"]
+        args.blocks = T.V13_BLOCKS if args.arch == "dscnn" else T.DEFAULT_BLOCKS["tc"]
     T.keep_freed_memory()  # as train.py runs: without it each batch's tensors are faulted in again
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.TC_MULT = "v7", args.blocks, args.channels_last, args.arch, args.tc_mult
     torch.set_num_threads(args.threads)

@@ -717,7 +717,7 @@ def parse_args(argv=None):
                          "v11: v7 with a fifth of the speech drawn as a real AMR-NB/Opus round trip (codec.py; --codec); "
                          "v13: v7 deeper, 9 blocks in channels_last for 28 epochs (the same run as "
                          "--recipe v7 --blocks 9 --channels-last --epochs 28; passed its rule, not shipped: the model card)")
-    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
+    ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
     ap.add_argument("--blocks", type=int, help="DS-CNN depth (depthwise-separable blocks; default 5), "
