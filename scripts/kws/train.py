@@ -28,10 +28,10 @@ from model import LABELS, ExportModel, TrainModel
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SILENCE, UNKNOWN = 0, 1
-# The recipe: "v7" (the shipped model, reproduced by default: v6 trained longer, session 14),
-# "v13" (v7 with 9 blocks in channels_last for 28 epochs, session 22: passed its two-seed rule,
-# not shipped, see the model card), "v3.1" (shipped before v7), "v4" (synthetic words in every
-# class, loud/clipped noise, room and clipping augmentation; session 8, not adopted: see the
+# The recipe: "v13" (the shipped model, reproduced by default: v7 with 9 blocks in channels_last
+# for 28 epochs; passed its two-seed rule in session 22, shipped in session 23), "v7" (shipped
+# before it: v6 trained longer, session 14), "v3.1" (shipped before v7), "v4" (synthetic words in
+# every class, loud/clipped noise, room and clipping augmentation; session 8, not adopted: see the
 # model card), "v5" (v4 with v3.1's real
 # other speech kept whole and the near-command words weighted up; session 9) or "v6" (paired
 # synthesis; session 13). Set by main() from --recipe.
@@ -41,14 +41,14 @@ RECIPE = "v3.1"
 # step on this machine's PyTorch (scripts/kws/bench_width.py; in a whole epoch, with the data
 # pipeline, 9 blocks in channels_last took about what 5 blocks take in the default layout), but
 # not bit-identical floats, so it is opt-in and `--recipe v7` alone still reproduces v7's run;
-# recipe v13 turns both on.
+# recipe v13 (the default) turns both on.
 BLOCKS = 5
 CHANNELS_LAST = False
 # --arch: "dscnn" (the shipped classifier) or "tc" (model.TCResNet: 1-D convolutions over time with
 # the mel bands as channels, --tc-mult wide, --blocks blocks per stage; session 21). Set by main().
 ARCH = "dscnn"
 TC_MULT = 1.0
-V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13: v7 with these, in channels_last
+V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13 (shipped): v7 with these, in channels_last
 DEFAULT_BLOCKS = {"dscnn": 5, "tc": 2}  # --blocks when not given: the DS-CNN's depth, or TC blocks per stage
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz")
@@ -704,19 +704,19 @@ def parse_args(argv=None):
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13"], default="v7",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13"], default="v13",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
                          "twice the synthetic commands, wider resampling of synthetic clips, 30 epochs; "
-                         "v7 (default, shipped): v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias); "
+                         "v7 (shipped before v13): v6 for 32 epochs, its prior shift chosen on both sides of 0 (--two-sided-bias); "
                          "v7ft, v7bal: experiments on top of v7's weights (--finetune-from; the model card); "
                          "v8: v7 for 24 epochs, then v7bal's epochs on those weights, in one run (not adopted); "
                          "v9: v7 with the synthetic other words drawn by the training model's own confusions once mining starts (not adopted); "
                          "v10: v9 with mining's candidates drawn as v7's (not adopted); "
                          "v11: v7 with a fifth of the speech drawn as a real AMR-NB/Opus round trip (codec.py; --codec); "
-                         "v13: v7 deeper, 9 blocks in channels_last for 28 epochs (the same run as "
-                         "--recipe v7 --blocks 9 --channels-last --epochs 28; passed its rule, not shipped: the model card)")
+                         "v13 (default, shipped): v7 deeper, 9 blocks in channels_last for 28 epochs (the same run as "
+                         "--recipe v7 --blocks 9 --channels-last --epochs 28)")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
