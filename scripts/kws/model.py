@@ -28,22 +28,42 @@ class DSBlock(nn.Module):
         return F.relu(y.add_(x), inplace=True)
 
 
+UNKNOWN_INDEX = LABELS.index("_unknown_")
+
+
+def fold_near(logits):
+    """[B, 10 + k] -> [B, 10]: the k near-word classes folded into `_unknown_` (log-sum-exp with it), so
+    that softmax over the result gives `_unknown_` the summed probability and every other label its own."""
+    n = len(LABELS)
+    unknown = torch.logsumexp(torch.cat([logits[:, UNKNOWN_INDEX:UNKNOWN_INDEX + 1], logits[:, n:]], 1), 1, keepdim=True)
+    return torch.cat([logits[:, :UNKNOWN_INDEX], unknown, logits[:, UNKNOWN_INDEX + 1:n]], 1)
+
+
 class DSCNN(nn.Module):
-    def __init__(self, ch=64, blocks=5, n_classes=len(LABELS)):
+    """`near` > 0 (recipe v14): that many extra training-only classes, one per command, for the
+    synthetic words that share its sounds ("stock", "shop" beside "stop"); forward() folds them into
+    `_unknown_`, so the exported graph keeps the ten labels. train_logits() gives all of them."""
+
+    def __init__(self, ch=64, blocks=5, n_classes=len(LABELS), near=0):
         super().__init__()
+        self.near = near
         self.input_norm = nn.BatchNorm2d(1)
         self.stem = nn.Sequential(
             nn.Conv2d(1, ch, (10, 4), stride=(2, 2), padding=(5, 1), bias=False),
             nn.BatchNorm2d(ch), nn.ReLU())
         self.blocks = nn.Sequential(*[DSBlock(ch) for _ in range(blocks)])
         self.dropout = nn.Dropout(0.2)
-        self.head = nn.Linear(ch, n_classes)
+        self.head = nn.Linear(ch, n_classes + near)
 
-    def forward(self, feats):
+    def train_logits(self, feats):
         x = self.stem(self.input_norm(feats))
         x = self.blocks(x)
         x = x.mean(dim=(2, 3))
         return self.head(self.dropout(x))
+
+    def forward(self, feats):
+        logits = self.train_logits(feats)
+        return fold_near(logits) if self.near else logits
 
 
 class TCBlock(nn.Module):
@@ -93,12 +113,15 @@ class TCResNet(nn.Module):
 
 
 class TrainModel(nn.Module):
-    """arch "dscnn" (channels x blocks) or "tc" (TCResNet, `mult` x `blocks` per stage)."""
+    """arch "dscnn" (channels x blocks, `near` training-only near-word classes) or "tc" (TCResNet,
+    `mult` x `blocks` per stage)."""
 
-    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0):
+    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0, near=0):
         super().__init__()
         self.frontend = LogMelTrain()
-        self.net = DSCNN(ch=channels, blocks=blocks) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)
+        if near and arch != "dscnn":
+            raise ValueError("near-word classes are built for the DS-CNN only")
+        self.net = DSCNN(ch=channels, blocks=blocks, near=near) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)
 
 
 class ExportModel(nn.Module):

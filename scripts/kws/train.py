@@ -49,6 +49,13 @@ CHANNELS_LAST = False
 ARCH = "dscnn"
 TC_MULT = 1.0
 V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13 (shipped): v7 with these, in channels_last
+# Recipe v14 (experiment, session 23; the rule is in the model card): v13 with one training-only
+# class per command for the synthetic words that share its sounds ("near-stop": stock, shop, top,
+# ...), folded into `_unknown_` in the graph (model.fold_near): the ten labels users see are
+# unchanged. Instead of one `_unknown_` that must hold sentence crops, wake words and "stock" alike,
+# the net gets a class right beside each command to put its near words in. Set by parse_args().
+NEAR_CLASSES = 0
+HARD_LABELS = []  # v14: the label of each mined hard negative (a near class for a near word)
 DEFAULT_BLOCKS = {"dscnn": 5, "tc": 2}  # --blocks when not given: the DS-CNN's depth, or TC blocks per stage
 CMD_OFFSET = 2  # label index of COMMANDS[0]
 DATA_CACHE = os.path.expanduser("~/.cache/n8n-nodes-audio-classification/kws-data-v3.npz")
@@ -270,8 +277,20 @@ def epoch_items(d, rng, unknown_factor=2.0, shares=None, n_hard=0):
             continue
         items += [(src, rng.randrange(sizes[src]), UNKNOWN) for _ in range(int(n_unknown * share))]
     items += [("sil", 0, SILENCE)] * per_class
+    if NEAR_CLASSES:
+        # v14: a near word is labelled with its command's near class (the draws above are v13's).
+        items = [(src, i, int(d["synth_unk_label"][i]) if src == "syn"
+                  else HARD_LABELS[i] if src == "hard" and HARD_LABELS else label) for src, i, label in items]
     rng.shuffle(items)
     return items
+
+
+def near_labels(d):
+    """v14: the training label of each cached synthetic other word: the near class of the command
+    it shares sounds with (synth.NEAR; len(LABELS) + the command's index), else `_unknown_`."""
+    group = {w: k for k, c in enumerate(S.COMMANDS) for w in S.NEAR[c]}
+    assert len(group) == sum(len(v) for v in S.NEAR.values()), "a word is near two commands"
+    return np.array([len(LABELS) + group[w] if w in group else UNKNOWN for w in synth_words(d)], dtype=np.int64)
 
 
 def placed(word, rng):
@@ -362,20 +381,28 @@ def mine_hard_negatives(model, d, rng, pool=3000, keep=1000):
     cands = [sentence_crop(d, rng) for _ in range(pool // 2)]
     words = d["other_words_train"]
     cands += [words[rng.randrange(len(words))] for _ in range(pool // 5)]
+    labels = [UNKNOWN] * len(cands)
     if "synth_unk_x" in d:
-        cands += [placed(d["synth_unk_x"][i], rng) for i in synth_draw(d, rng, pool // 5, by_confusion=RECIPE != "v10")]
+        drawn = synth_draw(d, rng, pool // 5, by_confusion=RECIPE != "v10")
+        cands += [placed(d["synth_unk_x"][i], rng) for i in drawn]
+        labels += [int(d["synth_unk_label"][i]) if NEAR_CLASSES else UNKNOWN for i in drawn]
     cands += [d["unk_train"][rng.randrange(len(d["unk_train"]))] for _ in range(pool - len(cands))]
-    return score_candidates(model, cands, keep)
+    labels += [UNKNOWN] * (len(cands) - len(labels))
+    kept, p_cmd, order = score_candidates(model, cands, keep, with_order=True)
+    HARD_LABELS[:] = [labels[i] for i in order]
+    return kept, p_cmd
 
 
 @torch.no_grad()
-def score_candidates(model, cands, keep):
+def score_candidates(model, cands, keep, with_order=False):
     model.eval()
     x = torch.from_numpy(np.stack(cands).astype(np.float32))
     p_cmd = torch.cat([torch.softmax(model.net(model.frontend(x[i:i + 256])), 1)[:, CMD_OFFSET:].sum(1)
                        for i in range(0, len(x), 256)])
     model.train()
     order = torch.argsort(p_cmd, descending=True)[:keep].tolist()
+    if with_order:
+        return [cands[i] for i in order], float(p_cmd[order].mean()), order
     return [cands[i] for i in order], float(p_cmd[order].mean())
 
 
@@ -565,7 +592,7 @@ def batch_features(model, waves, rng):
 
 def make_model(channels):
     """A TrainModel of the architecture ARCH (BLOCKS deep) with random weights."""
-    return TrainModel(channels, BLOCKS, ARCH, TC_MULT)
+    return TrainModel(channels, BLOCKS, ARCH, TC_MULT, NEAR_CLASSES)
 
 
 def new_model(channels, init=None):
@@ -580,7 +607,7 @@ def new_model(channels, init=None):
 
 def optimiser_step(model, opt, feats, y):
     """Forward, loss, backward and the optimiser's step on one batch; returns the logits and loss."""
-    logits = model.net(feats)
+    logits = model.net.train_logits(feats) if NEAR_CLASSES else model.net(feats)
     loss = F.cross_entropy(logits, y, label_smoothing=0.05)
     opt.zero_grad()
     loss.backward()
@@ -603,6 +630,8 @@ def load_training_data(shared, cache, synth, synth_cache=None):
             d.update(S.build_training(synth_cache or S.train_cache("v4")))
     if CODEC:
         d.update(C.build(d))
+    if NEAR_CLASSES:
+        d["synth_unk_label"] = near_labels(d)
     return d
 
 
@@ -699,12 +728,12 @@ def keep_freed_memory():
 
 def parse_args(argv=None):
     """The command line, with every per-recipe default resolved; sets the module's RECIPE, BLOCKS,
-    CHANNELS_LAST, CODEC, ARCH and TC_MULT. Returns (args, the recipe's name as given)."""
+    CHANNELS_LAST, CODEC, ARCH, TC_MULT and NEAR_CLASSES. Returns (args, the recipe's name as given)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13"], default="v13",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13", "v14"], default="v13",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
@@ -716,7 +745,8 @@ def parse_args(argv=None):
                          "v10: v9 with mining's candidates drawn as v7's (not adopted); "
                          "v11: v7 with a fifth of the speech drawn as a real AMR-NB/Opus round trip (codec.py; --codec); "
                          "v13 (default, shipped): v7 deeper, 9 blocks in channels_last for 28 epochs (the same run as "
-                         "--recipe v7 --blocks 9 --channels-last --epochs 28)")
+                         "--recipe v7 --blocks 9 --channels-last --epochs 28); "
+                         "v14 (experiment): v13 with a training-only near-word class per command, folded into _unknown_ in the graph")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
@@ -746,8 +776,12 @@ def parse_args(argv=None):
     ap.add_argument("--codec", type=float, help="share of speech items drawn as a real codec round trip "
                                                 "(codec.py's cache, built on first use; default 0.2 for v11, else 0)")
     args = ap.parse_args(argv)
-    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT
+    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT, NEAR_CLASSES
     recipe_name = args.recipe
+    NEAR_CLASSES = 0
+    if args.recipe == "v14":
+        NEAR_CLASSES = len(S.COMMANDS)
+        args.recipe = "v13"
     if args.recipe == "v13":
         # v13 is v7's data, augmentation and calibration with the deeper network: the run is the
         # one `--recipe v7 --blocks 9 --channels-last --epochs 28` gives (the data tables follow v7).
@@ -816,7 +850,7 @@ def main():
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
             checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}{'' if ARCH == 'dscnn' else f'-tc{TC_MULT:g}'}{'' if BLOCKS == 5 else f'-b{BLOCKS}'}{'-cl' if CHANNELS_LAST else ''}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
-            f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}.pt"))
+            f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}{f'-near{NEAR_CLASSES}' if NEAR_CLASSES else ''}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
     raw = logits_of(ExportModel(model).eval(), [x for x, _, _ in val])
@@ -836,6 +870,7 @@ def main():
         "unknown_factor": args.unknown_factor, "channels": args.channels,
         **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"arch": ARCH, "tc_mult": TC_MULT} if ARCH != "dscnn" else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
         "mine_from": args.mine_from, "narrowband": args.narrowband, **({"codec": CODEC} if CODEC else {}),
+        **({"near_classes": NEAR_CLASSES} if NEAR_CLASSES else {}),
         "synth": args.synth, "recipe": recipe_name,
         "two_sided_bias": args.two_sided_bias,
         ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
