@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train as T  # noqa: E402
-from model import DSCNN, LABELS, fold_near  # noqa: E402
+from model import DSCNN, LABELS, UNKNOWN_INDEX, fold_near  # noqa: E402
 
 
 def resolved(argv):
@@ -52,7 +52,7 @@ def check_near():
     torch.manual_seed(0)
     logits = torch.randn(4, len(LABELS) + 8)
     p18, p10 = torch.softmax(logits, 1), torch.softmax(fold_near(logits), 1)
-    u = LABELS.index("_unknown_")
+    u = UNKNOWN_INDEX
     assert torch.allclose(p10[:, u], p18[:, u] + p18[:, len(LABELS):].sum(1), atol=1e-6)
     keep = [k for k in range(len(LABELS)) if k != u]
     assert torch.allclose(p10[:, keep], p18[:, keep], atol=1e-6)
@@ -64,10 +64,8 @@ def check_near():
     graph = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(graph)
     assert any(n.op_type == "ReduceLogSumExp" for n in graph.graph.node)
-    n_words = len(T.S.jobs_for(T.S.OTHER_WORDS, False, 24, 2, 12))
-    n_words += sum(1 for j in T.S.paired_jobs(36, 3, 31) if j[0][0] not in T.S.COMMANDS)
-    d = {"synth_unk_x": np.zeros((n_words, 1), dtype=np.float32)}
-    labels, words = T.near_labels(d), T.synth_words(d)
+    words = T.synth_word_list()
+    labels = T.near_labels({"synth_unk_x": np.zeros((len(words), 1), dtype=np.float32)})
     stop = len(LABELS) + T.S.COMMANDS.index("stop")
     assert all(labels[i] == stop for i, w in enumerate(words) if w == "stock")
     assert all(labels[i] == T.UNKNOWN for i, w in enumerate(words) if w in ("bed", "coffee"))

@@ -307,10 +307,15 @@ def synth_draw(d, rng, n, by_confusion=True):
     return [int(np.searchsorted(cum, rng.random() * cum[-1], side="right")) for _ in range(n)]
 
 
-def synth_words(d):
-    """The word of each cached synthetic other word (training voices), from synth.py's jobs, in order."""
+def synth_word_list():
+    """The word of each synthetic other word (training voices) synth.py caches, from its jobs, in order."""
     words = [j[0][0] for j in S.jobs_for(S.OTHER_WORDS, False, 24, 2, 12)]
-    words += [j[0][0] for j in S.paired_jobs(36, 3, 31) if j[0][0] not in S.COMMANDS]
+    return words + [j[0][0] for j in S.paired_jobs(36, 3, 31) if j[0][0] not in S.COMMANDS]
+
+
+def synth_words(d):
+    """synth_word_list(), checked against the cache in `d`."""
+    words = synth_word_list()
     assert len(words) == len(d["synth_unk_x"]), "the synthetic cache does not match synth.py's jobs"
     return words
 
@@ -377,7 +382,7 @@ def mine_hard_negatives(model, d, rng, pool=3000, keep=1000):
         cands = [sentence_crop(d, rng) for _ in range(pool * 2 // 3)]
         words = d["other_words_train"]
         cands += [words[rng.randrange(len(words))] for _ in range(pool - len(cands))]
-        return score_candidates(model, cands, keep)
+        return score_candidates(model, cands, keep)[:2]
     cands = [sentence_crop(d, rng) for _ in range(pool // 2)]
     words = d["other_words_train"]
     cands += [words[rng.randrange(len(words))] for _ in range(pool // 5)]
@@ -388,22 +393,21 @@ def mine_hard_negatives(model, d, rng, pool=3000, keep=1000):
         labels += [int(d["synth_unk_label"][i]) if NEAR_CLASSES else UNKNOWN for i in drawn]
     cands += [d["unk_train"][rng.randrange(len(d["unk_train"]))] for _ in range(pool - len(cands))]
     labels += [UNKNOWN] * (len(cands) - len(labels))
-    kept, p_cmd, order = score_candidates(model, cands, keep, with_order=True)
+    kept, p_cmd, order = score_candidates(model, cands, keep)
     HARD_LABELS[:] = [labels[i] for i in order]
     return kept, p_cmd
 
 
 @torch.no_grad()
-def score_candidates(model, cands, keep, with_order=False):
+def score_candidates(model, cands, keep):
+    """The `keep` candidates the model most takes for a command, their mean p(command), and their indices."""
     model.eval()
     x = torch.from_numpy(np.stack(cands).astype(np.float32))
     p_cmd = torch.cat([torch.softmax(model.net(model.frontend(x[i:i + 256])), 1)[:, CMD_OFFSET:].sum(1)
                        for i in range(0, len(x), 256)])
     model.train()
     order = torch.argsort(p_cmd, descending=True)[:keep].tolist()
-    if with_order:
-        return [cands[i] for i in order], float(p_cmd[order].mean()), order
-    return [cands[i] for i in order], float(p_cmd[order].mean())
+    return [cands[i] for i in order], float(p_cmd[order].mean()), order
 
 
 def source_wave(d, src, i, rng, hard=None, coded=False):
