@@ -3,10 +3,12 @@ Python) against the model's part (log-mel frontend with SpecAugment, then forwar
 AdamW), on real batches of the v7 recipe's first epoch, in the same run.
 
     /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--arch tc --tc-mult 1.25] [--threads 2] [--batches 60] [--batch 64]
+        [--channels 96] [--micro-batch 0] [--compare 128x16 96x16]
 
 Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
 mean ms per batch and per clip, and each part's share (--batch: other than train.py's 64, e.g. to
-see whether smaller batches cost less per clip). Run it on an idle machine.
+see whether smaller batches cost less per clip; --compare: more widths and chunk sizes in the same run,
+as ratios to the first). Run it on an idle machine.
 """
 import argparse
 import os
@@ -31,6 +33,11 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--channels", type=int, default=T.CHANNELS, help="DS-CNN width, as train.py --channels")
+    ap.add_argument("--micro-batch", type=int, default=0, help="as train.py --micro-batch (0: the whole batch at once)")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="CHxMICRO",
+                    help="more DS-CNN shapes measured after the first in the same run, each as channels x micro-batch "
+                         "(128x16: 128 channels in chunks of 16; 96x0: 96 channels, whole batches), printed as ratios to the first")
     args = ap.parse_args()
     if args.blocks is None:
         args.blocks = T.V13_BLOCKS if args.arch == "dscnn" else T.DEFAULT_BLOCKS["tc"]
@@ -38,9 +45,28 @@ def main():
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.TC_MULT = "v7", args.blocks, args.channels_last, args.arch, args.tc_mult
     torch.set_num_threads(args.threads)
     d = T.load_training_data(args.shared, args.cache, synth=1)
+    base = None
+    for channels, micro in [(args.channels, args.micro_batch)] + [tuple(int(v) for v in c.split("x")) for c in args.compare]:
+        total, parts = measure(d, args, channels, micro)
+        base = base or total
+        names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
+        shape = (f"{channels} ch x {args.blocks} blocks" + (f" in chunks of {micro}" if micro else "")
+                 if args.arch == "dscnn" else f"TC-ResNet x{args.tc_mult:g}, {args.blocks} blocks per stage")
+        print(f"{shape}, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
+              f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip, "
+              f"{total / base:.2f}x the first", flush=True)
+        for name, t in zip(names, parts):
+            print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
+
+
+def measure(d, args, channels, micro):
+    """Seconds for args.batches batches (after 5 warm-up ones) of a net `channels` wide trained in chunks
+    of `micro` (0: whole batches): the total and the three parts. The same batches for every shape."""
+    T.MICRO_BATCH = micro
     rng = random.Random(7)
+    torch.manual_seed(7)
     items = T.epoch_items(d, rng, T.default_unknown_factor("v7"))
-    model = T.new_model(T.CHANNELS)
+    model = T.new_model(channels)
     model.train()
     opt = torch.optim.AdamW(model.net.parameters(), lr=1e-3)
     warmup, parts = 5, [0.0, 0.0, 0.0]
@@ -58,15 +84,7 @@ def main():
         if b >= warmup:
             for k, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):
                 parts[k] += dt
-    total = sum(parts)
-    names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
-    shape = f"{args.blocks} blocks" if args.arch == "dscnn" else f"TC-ResNet x{args.tc_mult:g}, {args.blocks} blocks per stage"
-    print(f"{shape}, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
-          f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip "
-          f"({len(items) // args.batch} batches in an epoch before mining)")
-    for name, t in zip(names, parts):
-        print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
-
+    return sum(parts), parts
 
 if __name__ == "__main__":
     main()

@@ -44,7 +44,7 @@ class DSCNN(nn.Module):
     synthetic words that share its sounds ("stock", "shop" beside "stop"); forward() folds them into
     `_unknown_`, so the exported graph keeps the ten labels. train_logits() gives all of them."""
 
-    def __init__(self, ch=64, blocks=5, n_classes=len(LABELS), near=0):
+    def __init__(self, ch=64, blocks=5, n_classes=len(LABELS), near=0, phones=0):
         super().__init__()
         self.near = near
         self.input_norm = nn.BatchNorm2d(1)
@@ -54,12 +54,24 @@ class DSCNN(nn.Module):
         self.blocks = nn.Sequential(*[DSBlock(ch) for _ in range(blocks)])
         self.dropout = nn.Dropout(0.2)
         self.head = nn.Linear(ch, n_classes + near)
+        # `phones` > 0 (recipe v15): a training-only head that reads each of the blocks' time frames
+        # (averaged over frequency) as one of `phones` phonemes or CTC's blank; forward() never uses it,
+        # so the exported graph is the same as without it.
+        self.phone_head = nn.Linear(ch, phones + 1) if phones else None
+
+    def maps(self, feats):
+        return self.blocks(self.stem(self.input_norm(feats)))
+
+    def classify(self, maps):
+        return self.head(self.dropout(maps.mean(dim=(2, 3))))
 
     def train_logits(self, feats):
-        x = self.stem(self.input_norm(feats))
-        x = self.blocks(x)
-        x = x.mean(dim=(2, 3))
-        return self.head(self.dropout(x))
+        return self.classify(self.maps(feats))
+
+    def train_outputs(self, feats):
+        """(logits with any near classes, phoneme-head frames [B, T, phones + 1]); training only."""
+        x = self.maps(feats)
+        return self.classify(x), self.phone_head(x.mean(dim=2).transpose(1, 2))
 
     def forward(self, feats):
         logits = self.train_logits(feats)
@@ -113,15 +125,16 @@ class TCResNet(nn.Module):
 
 
 class TrainModel(nn.Module):
-    """arch "dscnn" (channels x blocks, `near` training-only near-word classes) or "tc" (TCResNet,
+    """arch "dscnn" (channels x blocks, `near` training-only near-word classes, a `phones`-symbol
+    training-only phoneme head) or "tc" (TCResNet,
     `mult` x `blocks` per stage)."""
 
-    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0, near=0):
+    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0, near=0, phones=0):
         super().__init__()
         self.frontend = LogMelTrain()
-        if near and arch != "dscnn":
-            raise ValueError("near-word classes are built for the DS-CNN only")
-        self.net = DSCNN(ch=channels, blocks=blocks, near=near) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)
+        if (near or phones) and arch != "dscnn":
+            raise ValueError("near-word classes and the phoneme head are built for the DS-CNN only")
+        self.net = DSCNN(ch=channels, blocks=blocks, near=near, phones=phones) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)
 
 
 class ExportModel(nn.Module):

@@ -3,7 +3,8 @@
 settings of `--recipe v7 --blocks 9 --channels-last --epochs 28` (the run the card's rule judged),
 and `--recipe v7` alone must still give v7's (5 blocks, default layout, 32 epochs); `--recipe v14`
 must be v13 with the eight near-word classes and nothing else, whose fold into `_unknown_` is
-checked on random logits and through an ONNX export.
+checked on random logits and through an ONNX export; `--micro-batch`'s chunked step must give the whole batch's gradient; `--recipe v15` must be v13
+with the phoneme head and nothing else, and the head must train and stay out of the exported graph.
 
     /usr/bin/python3 scripts/kws/test_recipes.py
 """
@@ -41,9 +42,91 @@ def main():
     name14, args14, set14 = resolved(["--recipe", "v14"])
     assert name14 == "v14" and set14 == set13[:-1] + (8,) and set13[-1] == 0, (name14, set14, set13)
     assert {k: v for k, v in args14.items() if k != "recipe"} == {k: v for k, v in args13.items() if k != "recipe"}, (args14, args13)
+    # v15 is v13 with the phoneme head's CTC loss at 0.3, and nothing else; v13 has none.
+    name15, args15, set15 = resolved(["--recipe", "v15"])
+    assert name15 == "v15" and set15 == set13 and T.PHONE_AUX == 0.3, (name15, set15, set13, T.PHONE_AUX)
+    assert {k: v for k, v in args15.items() if k not in ("recipe", "phone_aux")} == \
+        {k: v for k, v in args13.items() if k not in ("recipe", "phone_aux")}, (args15, args13)
+    resolved(["--recipe", "v13"])
+    assert T.PHONE_AUX == 0 and T.MICRO_BATCH == 0 and args13["channels"] == 96, (T.PHONE_AUX, T.MICRO_BATCH, args13)
     check_near()
+    check_micro_batch()
+    check_phones()
     print("recipes ok: v13 (default) = v7 --blocks 9 --channels-last --epochs 28; v7 unchanged; "
-          "v14 = v13 + 8 near-word classes, folded into _unknown_ (softmax and ONNX checked)")
+          "v14 = v13 + 8 near-word classes, folded into _unknown_ (softmax and ONNX checked); "
+          "--micro-batch: chunked gradients = whole batch's with frozen BatchNorm; "
+          "v15 = v13 + a phoneme head (CTC) that is not in the exported graph")
+
+
+def check_phones():
+    """The phoneme head's targets tell the near words from their commands; a step with them trains the
+    head and the net (the loss falls over a few steps on fixed inputs; items without a word add nothing);
+    and the head is not in the exported graph (the same ONNX initialisers as the net without it)."""
+    spelled = T.word_phones(["no", "gnaw", "stop", "stock", "yes", "guess"])
+    assert spelled["no"] != spelled["gnaw"] and spelled["stop"] != spelled["stock"], spelled
+    assert all(spelled.values()) and T.ipa_tokens("nˈɔː") == ["n", "ɔː"]
+    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.NEAR_CLASSES, T.MICRO_BATCH = "v7", 2, True, "dscnn", 0, 0
+    T.PHONE_AUX, T.PHONES = 0.3, sorted({p for seq in spelled.values() for p in seq})
+    ids = {w: [T.PHONES.index(p) + 1 for p in seq] for w, seq in spelled.items()}
+    torch.manual_seed(0)
+    model = T.new_model(16)
+    model.train()
+    feats = torch.randn(8, 1, 40, 101).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, len(LABELS), (8,))
+    phones = [ids["no"], ids["gnaw"], None, [], ids["stop"], ids["stock"], None, ids["yes"]]
+    _, frames = model.net.train_outputs(feats)
+    assert frames.shape == (8, 50, len(T.PHONES) + 1), frames.shape
+    first = float(T.phone_loss(frames, phones))
+    assert first > 0 and float(T.phone_loss(frames, [None] * 8)) == 0.0
+    # Items without a word do not change the phoneme loss.
+    assert abs(float(T.phone_loss(frames[[0, 1, 3]], [phones[0], phones[1], phones[3]])) -
+               float(T.phone_loss(frames, [phones[0], phones[1], None, phones[3]] + [None] * 4))) < 1e-5
+    opt = torch.optim.AdamW(model.net.parameters(), lr=3e-3)
+    before = model.net.phone_head.weight.detach().clone()
+    for _ in range(30):
+        T.optimiser_step(model, opt, feats, y, phones)
+    model.eval()
+    with torch.no_grad():
+        last = float(T.phone_loss(model.net.train_outputs(feats)[1], phones))
+    assert not torch.equal(before, model.net.phone_head.weight) and last < first * 0.7, (first, last)
+    net = model.net.to(memory_format=torch.contiguous_format)
+    bare = DSCNN(ch=16, blocks=2)
+    bare.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("phone_head.")})
+    bare.eval()
+    x = torch.randn(2, 1, 40, 101)
+    assert torch.equal(net(x), bare(x))
+    sizes = []
+    for net in (net, bare):
+        buf = io.BytesIO()
+        torch.onnx.export(net, torch.randn(1, 1, 40, 101), buf, input_names=["x"], output_names=["y"], opset_version=17)
+        graph = onnx.load_from_string(buf.getvalue()).graph
+        sizes.append(sorted(tuple(t.dims) for t in graph.initializer))
+    assert sizes[0] == sizes[1] and not any(len(T.PHONES) + 1 in dims for dims in sizes[0]), sizes
+    T.PHONE_AUX, T.PHONES = 0.0, []
+
+
+def check_micro_batch():
+    """optimiser_step in chunks sums to the whole batch's gradient: with BatchNorm frozen (eval mode,
+    no dropout) the step moves every weight as one whole-batch step does. In training mode the chunks
+    normalise over themselves, which is the recipe's one intended difference."""
+    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.NEAR_CLASSES = "v7", 2, True, "dscnn", 0
+    torch.manual_seed(0)
+    feats = torch.randn(64, 1, 40, 101).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, len(LABELS), (64,))
+    stepped = []
+    for micro in (0, 16):
+        T.MICRO_BATCH = micro
+        torch.manual_seed(1)
+        model = T.new_model(16)
+        model.eval()
+        opt = torch.optim.SGD(model.net.parameters(), lr=1.0)
+        logits, loss = T.optimiser_step(model, opt, feats, y)
+        assert logits.shape == (64, len(LABELS))
+        stepped.append((loss, [p.detach().clone() for p in model.net.parameters()]))
+    T.MICRO_BATCH = 0
+    (loss0, w0), (loss16, w16) = stepped
+    assert abs(loss0 - loss16) < 1e-5, (loss0, loss16)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w0, w16))
 
 
 def check_near():

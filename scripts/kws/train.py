@@ -49,6 +49,26 @@ CHANNELS_LAST = False
 ARCH = "dscnn"
 TC_MULT = 1.0
 V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13 (shipped): v7 with these, in channels_last
+# --micro-batch (session 24): each batch of 64 goes through the net in chunks of this many clips,
+# their gradients summed before one optimiser step (0: the whole batch at once, as up to v14).
+# BatchNorm then normalises over each chunk ("ghost" batch norm), so the run is not the same as
+# the whole batch's; what it buys is time: a chunk's activations are a quarter of the batch's
+# (96 channels x 21 x 50 floats x 16 clips = 6.5 MB against 26 MB), and the step, which is memory
+# bound here, takes about two thirds of the whole batch's (scripts/kws/bench_pipeline.py
+# --micro-batch 16, measured in the same run as the whole batch).
+MICRO_BATCH = 0
+# Recipe v15 (experiment, session 24; the rule is in the model card): v13 with a second, training-only
+# head that spells each word it hears as phonemes (CTC over the 50 frames the blocks leave, one
+# frame every 20 ms), for every clip whose word is known: the commands, the synthetic words, Speech
+# Commands' other words, and silence (no phonemes). "gnaw" and "no" differ in one vowel (n-O: and
+# n-oU); the ten-way label alone never asks the net to hear that vowel, the phoneme head does. The
+# head is not in the exported graph: the file, its size and its speed are v13's. PHONE_AUX is the
+# CTC loss's weight beside the label's cross-entropy (0: no head). Set by parse_args().
+PHONE_AUX = 0.0
+V15_PHONE_AUX = 0.3
+PHONE_VOICE = "en-us"  # espeak-ng's pronunciation of each word, the head's targets
+PHONES = []  # the phoneme inventory (index + 1 in the head; 0 is CTC's blank)
+PHONE_TARGETS = {}  # source -> per-item phoneme ids (None: word unknown, no CTC loss)
 # Recipe v14 (experiment, session 23; the rule is in the model card): v13 with one training-only
 # class per command for the synthetic words that share its sounds ("near-stop": stock, shop, top,
 # ...), folded into `_unknown_` in the graph (model.fold_near): the ten labels users see are
@@ -596,7 +616,7 @@ def batch_features(model, waves, rng):
 
 def make_model(channels):
     """A TrainModel of the architecture ARCH (BLOCKS deep) with random weights."""
-    return TrainModel(channels, BLOCKS, ARCH, TC_MULT, NEAR_CLASSES)
+    return TrainModel(channels, BLOCKS, ARCH, TC_MULT, NEAR_CLASSES, len(PHONES) if PHONE_AUX else 0)
 
 
 def new_model(channels, init=None):
@@ -609,14 +629,93 @@ def new_model(channels, init=None):
     return model
 
 
-def optimiser_step(model, opt, feats, y):
-    """Forward, loss, backward and the optimiser's step on one batch; returns the logits and loss."""
-    logits = model.net.train_logits(feats) if NEAR_CLASSES else model.net(feats)
-    loss = F.cross_entropy(logits, y, label_smoothing=0.05)
+def optimiser_step(model, opt, feats, y, phones=None):
+    """Forward, loss, backward and the optimiser's step on one batch; returns the logits and loss.
+    `phones` (v15): each item's phoneme ids, or None where its word is unknown."""
     opt.zero_grad()
-    loss.backward()
+    chunk = MICRO_BATCH or len(y)
+    logits, loss = [], 0.0
+    for start in range(0, len(y), chunk):
+        f, t = feats[start:start + chunk], y[start:start + chunk]
+        if PHONE_AUX and phones is not None:
+            part, frames = model.net.train_outputs(f)
+            part_loss = F.cross_entropy(part, t, label_smoothing=0.05) + PHONE_AUX * phone_loss(frames, phones[start:start + chunk])
+        else:
+            part = model.net.train_logits(f) if NEAR_CLASSES else model.net(f)
+            part_loss = F.cross_entropy(part, t, label_smoothing=0.05)
+        # Weighted by the chunk's share, so the summed gradient is the whole batch's mean loss's.
+        part_loss = part_loss * (len(t) / len(y))
+        part_loss.backward()
+        logits.append(part.detach())
+        loss += float(part_loss)
     opt.step()
-    return logits, loss
+    return torch.cat(logits), loss
+
+
+def phone_loss(frames, phones):
+    """CTC of the phoneme head's frames [B, T, len(PHONES) + 1] against the items' phoneme ids, over
+    the items whose word is known (silence: an empty sequence, all blank); 0 if none is."""
+    known = [k for k, p in enumerate(phones) if p is not None]
+    if not known:
+        return frames.sum() * 0.0
+    logp = F.log_softmax(frames[known].float(), 2).transpose(0, 1)  # [T, B', C]
+    targets = [phones[k] for k in known]
+    flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
+    return F.ctc_loss(logp, flat, [logp.shape[0]] * len(known), [len(seq) for seq in targets],
+                      blank=0, reduction="mean", zero_infinity=True)
+
+
+def ipa_tokens(ipa):
+    """espeak-ng's IPA for a word -> phoneme symbols: stress marks and ties dropped, a length mark
+    kept with its vowel ("nˈɔː" -> ["n", "ɔː"]); diphthongs come out as their two symbols."""
+    out = []
+    for ch in ipa.strip():
+        if ch in "ˈˌ͡‿ -" or ch.isspace():
+            continue
+        if ch == "ː" and out:
+            out[-1] += ch
+        else:
+            out.append(ch)
+    return out
+
+
+def word_phones(words):
+    """{word: espeak-ng's phoneme symbols for it in PHONE_VOICE} (one espeak-ng run per word, no shell)."""
+    import subprocess
+    return {w: ipa_tokens(subprocess.run(["espeak-ng", "-q", "--ipa", "-v", PHONE_VOICE, w], check=True,
+                                         capture_output=True, text=True, timeout=30).stdout)
+            for w in sorted(set(words))}
+
+
+def real_other_words(shared):
+    """The word of each real training other-word clip (d["unk_train"]), in data.py's manifest order."""
+    import csv
+    with open(os.path.join(shared, "data", "speech-commands", "manifest.csv")) as f:
+        return [r["label"] for r in csv.DictReader(f) if r["split"] == "training" and r["label"] not in S.COMMANDS]
+
+
+def build_phone_targets(d, shared):
+    """Sets PHONES and PHONE_TARGETS (v15): per source, each item's phoneme ids where its word is known.
+    Sentence crops, wake words, reversed commands and mined clips stay None (no CTC loss)."""
+    global PHONES, PHONE_TARGETS
+    syn = synth_words(d)
+    unk = real_other_words(shared)
+    assert len(unk) == len(d["unk_train"]), "the data cache does not match the manifest's other words"
+    spelled = word_phones(list(S.COMMANDS) + syn + unk)
+    PHONES = sorted({p for seq in spelled.values() for p in seq})
+    ids = {w: [PHONES.index(p) + 1 for p in seq] for w, seq in spelled.items()}
+    PHONE_TARGETS = {
+        "cmd": [ids[S.COMMANDS[int(k)]] for k in d["train_y"]],
+        "scmd": [ids[S.COMMANDS[int(k)]] for k in d["synth_cmd_y"]],
+        "syn": [ids[w] for w in syn],
+        "unk": [ids[w] for w in unk],
+        "sil": [[]],
+    }
+
+
+def item_phones(batch):
+    """Each (source, index, label) item's phoneme ids, or None (word unknown)."""
+    return [PHONE_TARGETS[src][i] if src in PHONE_TARGETS else None for src, i, _ in batch]
 
 
 def default_unknown_factor(recipe):
@@ -636,6 +735,8 @@ def load_training_data(shared, cache, synth, synth_cache=None):
         d.update(C.build(d))
     if NEAR_CLASSES:
         d["synth_unk_label"] = near_labels(d)
+    if PHONE_AUX:
+        build_phone_targets(d, shared)
     return d
 
 
@@ -667,7 +768,7 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
             y = torch.tensor([label for _, _, label in batch])
             with torch.no_grad():
                 feats = batch_features(model, waves, rng)
-            logits, loss = optimiser_step(model, opt, feats, y)
+            logits, loss = optimiser_step(model, opt, feats, y, item_phones(batch) if PHONE_AUX else None)
             sched.step()
             loss_sum += float(loss) * len(batch)
             correct += int((logits.argmax(1) == y).sum())
@@ -737,7 +838,7 @@ def parse_args(argv=None):
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13", "v14"], default="v13",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13", "v14", "v15"], default="v13",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
@@ -750,10 +851,15 @@ def parse_args(argv=None):
                          "v11: v7 with a fifth of the speech drawn as a real AMR-NB/Opus round trip (codec.py; --codec); "
                          "v13 (default, shipped): v7 deeper, 9 blocks in channels_last for 28 epochs (the same run as "
                          "--recipe v7 --blocks 9 --channels-last --epochs 28); "
-                         "v14 (experiment): v13 with a training-only near-word class per command, folded into _unknown_ in the graph")
+                         "v14 (experiment): v13 with a training-only near-word class per command, folded into _unknown_ in the graph; "
+                         "v15 (experiment): v13 with a training-only phoneme head (CTC) on the words it knows; the graph is v13's")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
-    ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
+    ap.add_argument("--channels", type=int, help=f"DS-CNN width (default {CHANNELS})")
+    ap.add_argument("--micro-batch", type=int, help="clips per forward/backward chunk of a batch of 64, gradients "
+                                                    "summed (default: 0, the whole batch)")
+    ap.add_argument("--phone-aux", type=float, help=f"weight of the training-only phoneme head's CTC loss (default: "
+                                                    f"{V15_PHONE_AUX} for v15, else 0: no head)")
     ap.add_argument("--blocks", type=int, help="DS-CNN depth (depthwise-separable blocks; default 5), "
                                                "or --arch tc: blocks per stage (default 2)")
     ap.add_argument("--arch", choices=["dscnn", "tc"], default="dscnn",
@@ -780,9 +886,19 @@ def parse_args(argv=None):
     ap.add_argument("--codec", type=float, help="share of speech items drawn as a real codec round trip "
                                                 "(codec.py's cache, built on first use; default 0.2 for v11, else 0)")
     args = ap.parse_args(argv)
-    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT, NEAR_CLASSES
+    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT, NEAR_CLASSES, MICRO_BATCH, PHONE_AUX
     recipe_name = args.recipe
     NEAR_CLASSES = 0
+    if args.phone_aux is None:
+        args.phone_aux = V15_PHONE_AUX if args.recipe == "v15" else 0.0
+    PHONE_AUX = args.phone_aux
+    if args.recipe == "v15":
+        args.recipe = "v13"
+    if args.channels is None:
+        args.channels = CHANNELS
+    if args.micro_batch is None:
+        args.micro_batch = 0
+    MICRO_BATCH = args.micro_batch
     if args.recipe == "v14":
         NEAR_CLASSES = len(S.COMMANDS)
         args.recipe = "v13"
@@ -873,6 +989,7 @@ def main():
         "epochs": args.epochs, **({"finetune_epochs": args.finetune_epochs} if RECIPE == "v8" else {}), "seed": args.seed, "snr_min": args.snr_min,
         "unknown_factor": args.unknown_factor, "channels": args.channels,
         **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"arch": ARCH, "tc_mult": TC_MULT} if ARCH != "dscnn" else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
+        **({"micro_batch": MICRO_BATCH} if MICRO_BATCH else {}), **({"phone_aux": PHONE_AUX, "phone_voice": PHONE_VOICE} if PHONE_AUX else {}),
         "mine_from": args.mine_from, "narrowband": args.narrowband, **({"codec": CODEC} if CODEC else {}),
         **({"near_classes": NEAR_CLASSES} if NEAR_CLASSES else {}),
         "synth": args.synth, "recipe": recipe_name,
