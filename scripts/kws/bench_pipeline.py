@@ -3,7 +3,7 @@ Python) against the model's part (log-mel frontend with SpecAugment, then forwar
 AdamW), on real batches of the v7 recipe's first epoch, in the same run.
 
     /usr/bin/python3 scripts/kws/bench_pipeline.py [--blocks 9] [--channels-last] [--arch tc --tc-mult 1.25] [--threads 2] [--batches 60] [--batch 64]
-        [--channels 96] [--micro-batch 0] [--compare 128x16 96x16]
+        [--channels 96] [--micro-batch 0] [--phone-aux 0] [--compare 128x16 96x16 96x0x0.3]
 
 Needs the training caches train.py builds (kws-data-v3.npz and the synthetic sets). Prints the
 mean ms per batch and per clip, and each part's share (--batch: other than train.py's 64, e.g. to
@@ -35,9 +35,11 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--channels", type=int, default=T.CHANNELS, help="DS-CNN width, as train.py --channels")
     ap.add_argument("--micro-batch", type=int, default=0, help="as train.py --micro-batch (0: the whole batch at once)")
-    ap.add_argument("--compare", nargs="*", default=[], metavar="CHxMICRO",
+    ap.add_argument("--phone-aux", type=float, default=0.0, help="as train.py --phone-aux (0: no phoneme head)")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="CHxMICRO[xAUX]",
                     help="more DS-CNN shapes measured after the first in the same run, each as channels x micro-batch "
-                         "(128x16: 128 channels in chunks of 16; 96x0: 96 channels, whole batches), printed as ratios to the first")
+                         "[x phoneme-head weight] (128x16: 128 channels in chunks of 16; 96x0x0.3: v15's shape), "
+                         "printed as ratios to the first")
     args = ap.parse_args()
     if args.blocks is None:
         args.blocks = T.V13_BLOCKS if args.arch == "dscnn" else T.DEFAULT_BLOCKS["tc"]
@@ -45,12 +47,20 @@ def main():
     T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.TC_MULT = "v7", args.blocks, args.channels_last, args.arch, args.tc_mult
     torch.set_num_threads(args.threads)
     d = T.load_training_data(args.shared, args.cache, synth=1)
+    shapes = [(args.channels, args.micro_batch, args.phone_aux)]
+    for c in args.compare:
+        parts = c.split("x")
+        shapes.append((int(parts[0]), int(parts[1]), float(parts[2]) if len(parts) > 2 else 0.0))
+    if any(aux for _, _, aux in shapes):
+        T.PHONE_AUX = 1.0  # so that the phoneme targets are built
+        T.build_phone_targets(d, args.shared)
     base = None
-    for channels, micro in [(args.channels, args.micro_batch)] + [tuple(int(v) for v in c.split("x")) for c in args.compare]:
-        total, parts = measure(d, args, channels, micro)
+    for channels, micro, aux in shapes:
+        total, parts = measure(d, args, channels, micro, aux)
         base = base or total
         names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
-        shape = (f"{channels} ch x {args.blocks} blocks" + (f" in chunks of {micro}" if micro else "")
+        shape = (f"{channels} ch x {args.blocks} blocks" + (f" in chunks of {micro}" if micro else "") +
+                 (f" with the phoneme head (CTC x {aux:g})" if aux else "")
                  if args.arch == "dscnn" else f"TC-ResNet x{args.tc_mult:g}, {args.blocks} blocks per stage")
         print(f"{shape}, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
               f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip, "
@@ -59,10 +69,11 @@ def main():
             print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
 
 
-def measure(d, args, channels, micro):
+def measure(d, args, channels, micro, aux):
     """Seconds for args.batches batches (after 5 warm-up ones) of a net `channels` wide trained in chunks
-    of `micro` (0: whole batches): the total and the three parts. The same batches for every shape."""
-    T.MICRO_BATCH = micro
+    of `micro` (0: whole batches), with the phoneme head's CTC loss at weight `aux` (0: no head): the
+    total and the three parts. The same batches for every shape."""
+    T.MICRO_BATCH, T.PHONE_AUX = micro, aux
     rng = random.Random(7)
     torch.manual_seed(7)
     items = T.epoch_items(d, rng, T.default_unknown_factor("v7"))
@@ -79,7 +90,7 @@ def measure(d, args, channels, micro):
         with torch.no_grad():
             feats = T.batch_features(model, waves, rng)
         t2 = time.perf_counter()
-        T.optimiser_step(model, opt, feats, y)
+        T.optimiser_step(model, opt, feats, y, T.item_phones(batch) if aux else None)
         t3 = time.perf_counter()
         if b >= warmup:
             for k, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):

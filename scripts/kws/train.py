@@ -8,11 +8,13 @@ Reads ../shared/data/speech-commands, writes models/speech-commands-dscnn/
 Deterministic for a given machine: fixed seeds, single-process data pipeline.
 """
 import argparse
+import csv
 import ctypes
 import json
 import math
 import os
 import random
+import subprocess
 import time
 
 import numpy as np
@@ -53,9 +55,10 @@ V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13 (shipped): v7 with these, in channe
 # their gradients summed before one optimiser step (0: the whole batch at once, as up to v14).
 # BatchNorm then normalises over each chunk ("ghost" batch norm), so the run is not the same as
 # the whole batch's; what it buys is time: a chunk's activations are a quarter of the batch's
-# (96 channels x 21 x 50 floats x 16 clips = 6.5 MB against 26 MB), and the step, which is memory
-# bound here, takes about two thirds of the whole batch's (scripts/kws/bench_pipeline.py
-# --micro-batch 16, measured in the same run as the whole batch).
+# (96 channels x 21 x 50 floats x 16 clips = 6.5 MB against 26 MB), and much of the step is memory
+# bound here (batch norm, ReLU, the depthwise convolutions). Measured with the data pipeline
+# (scripts/kws/bench_pipeline.py --channels-last --micro-batch 16 --compare 96x0 96x16 96x0,
+# session 24): 0.87-0.92x a whole batch's time; 128 channels in chunks of 16 cost 1.26x v13's.
 MICRO_BATCH = 0
 # Recipe v15 (experiment, session 24; the rule is in the model card): v13 with a second, training-only
 # head that spells each word it hears as phonemes (CTC over the 50 frames the blocks leave, one
@@ -681,7 +684,6 @@ def ipa_tokens(ipa):
 
 def word_phones(words):
     """{word: espeak-ng's phoneme symbols for it in PHONE_VOICE} (one espeak-ng run per word, no shell)."""
-    import subprocess
     return {w: ipa_tokens(subprocess.run(["espeak-ng", "-q", "--ipa", "-v", PHONE_VOICE, w], check=True,
                                          capture_output=True, text=True, timeout=30).stdout)
             for w in sorted(set(words))}
@@ -689,7 +691,6 @@ def word_phones(words):
 
 def real_other_words(shared):
     """The word of each real training other-word clip (d["unk_train"]), in data.py's manifest order."""
-    import csv
     with open(os.path.join(shared, "data", "speech-commands", "manifest.csv")) as f:
         return [r["label"] for r in csv.DictReader(f) if r["split"] == "training" and r["label"] not in S.COMMANDS]
 
