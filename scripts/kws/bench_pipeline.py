@@ -55,16 +55,16 @@ def main():
         T.PHONE_AUX = 1.0  # so that the phoneme targets are built
         T.build_phone_targets(d, args.shared)
     base = None
+    names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
     for channels, micro, aux in shapes:
-        total, parts = measure(d, args, channels, micro, aux)
+        total, parts, epoch_batches = measure(d, args, channels, micro, aux)
         base = base or total
-        names = ("augmentation (Python, per item)", "frontend + SpecAugment", "forward + backward + AdamW")
         shape = (f"{channels} ch x {args.blocks} blocks" + (f" in chunks of {micro}" if micro else "") +
                  (f" with the phoneme head (CTC x {aux:g})" if aux else "")
                  if args.arch == "dscnn" else f"TC-ResNet x{args.tc_mult:g}, {args.blocks} blocks per stage")
         print(f"{shape}, {'channels_last' if args.channels_last else 'default layout'}, {torch.get_num_threads()} threads: "
               f"{total / args.batches * 1000:.0f} ms per batch of {args.batch}, {total / args.batches / args.batch * 1000:.2f} ms per clip, "
-              f"{total / base:.2f}x the first", flush=True)
+              f"{total / base:.2f}x the first ({epoch_batches} batches in an epoch before mining)", flush=True)
         for name, t in zip(names, parts):
             print(f"  {name}: {t / args.batches * 1000:.0f} ms ({t / total:.0%})")
 
@@ -72,7 +72,7 @@ def main():
 def measure(d, args, channels, micro, aux):
     """Seconds for args.batches batches (after 5 warm-up ones) of a net `channels` wide trained in chunks
     of `micro` (0: whole batches), with the phoneme head's CTC loss at weight `aux` (0: no head): the
-    total and the three parts. The same batches for every shape."""
+    total, the three parts and the batches in an epoch. The same batches for every shape."""
     T.MICRO_BATCH, T.PHONE_AUX = micro, aux
     rng = random.Random(7)
     torch.manual_seed(7)
@@ -95,7 +95,7 @@ def measure(d, args, channels, micro, aux):
         if b >= warmup:
             for k, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):
                 parts[k] += dt
-    return sum(parts), parts
+    return sum(parts), parts, len(items) // args.batch
 
 if __name__ == "__main__":
     main()

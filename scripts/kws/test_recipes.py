@@ -58,6 +58,11 @@ def main():
           "v15 = v13 + a phoneme head (CTC) that is not in the exported graph")
 
 
+def small_net():
+    """train.py's module settings for a 2-block DS-CNN in channels_last, no near classes, whole batches."""
+    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.NEAR_CLASSES, T.MICRO_BATCH = "v7", 2, True, "dscnn", 0, 0
+
+
 def check_phones():
     """The phoneme head's targets tell the near words from their commands; a step with them trains the
     head and the net (the loss falls over a few steps on fixed inputs; items without a word add nothing);
@@ -65,9 +70,9 @@ def check_phones():
     spelled = T.word_phones(["no", "gnaw", "stop", "stock", "yes", "guess"])
     assert spelled["no"] != spelled["gnaw"] and spelled["stop"] != spelled["stock"], spelled
     assert all(spelled.values()) and T.ipa_tokens("nˈɔː") == ["n", "ɔː"]
-    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.NEAR_CLASSES, T.MICRO_BATCH = "v7", 2, True, "dscnn", 0, 0
-    T.PHONE_AUX, T.PHONES = 0.3, sorted({p for seq in spelled.values() for p in seq})
-    ids = {w: [T.PHONES.index(p) + 1 for p in seq] for w, seq in spelled.items()}
+    small_net()
+    T.PHONE_AUX = 0.3
+    T.PHONES, ids = T.phone_ids(spelled)
     torch.manual_seed(0)
     model = T.new_model(16)
     model.train()
@@ -109,7 +114,7 @@ def check_micro_batch():
     """optimiser_step in chunks sums to the whole batch's gradient: with BatchNorm frozen (eval mode,
     no dropout) the step moves every weight as one whole-batch step does. In training mode the chunks
     normalise over themselves, which is the recipe's one intended difference."""
-    T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.ARCH, T.NEAR_CLASSES = "v7", 2, True, "dscnn", 0
+    small_net()
     torch.manual_seed(0)
     feats = torch.randn(64, 1, 40, 101).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, len(LABELS), (64,))

@@ -689,6 +689,13 @@ def word_phones(words):
             for w in sorted(set(words))}
 
 
+def phone_ids(spelled):
+    """{word: symbols} -> (the sorted inventory, {word: ids}); id = inventory index + 1, 0 is CTC's blank."""
+    inventory = sorted({p for seq in spelled.values() for p in seq})
+    index = {p: k + 1 for k, p in enumerate(inventory)}
+    return inventory, {w: [index[p] for p in seq] for w, seq in spelled.items()}
+
+
 def real_other_words(shared):
     """The word of each real training other-word clip (d["unk_train"]), in data.py's manifest order."""
     with open(os.path.join(shared, "data", "speech-commands", "manifest.csv")) as f:
@@ -702,9 +709,7 @@ def build_phone_targets(d, shared):
     syn = synth_words(d)
     unk = real_other_words(shared)
     assert len(unk) == len(d["unk_train"]), "the data cache does not match the manifest's other words"
-    spelled = word_phones(list(S.COMMANDS) + syn + unk)
-    PHONES = sorted({p for seq in spelled.values() for p in seq})
-    ids = {w: [PHONES.index(p) + 1 for p in seq] for w, seq in spelled.items()}
+    PHONES, ids = phone_ids(word_phones(list(S.COMMANDS) + syn + unk))
     PHONE_TARGETS = {
         "cmd": [ids[S.COMMANDS[int(k)]] for k in d["train_y"]],
         "scmd": [ids[S.COMMANDS[int(k)]] for k in d["synth_cmd_y"]],
@@ -856,9 +861,9 @@ def parse_args(argv=None):
                          "v15 (experiment): v13 with a training-only phoneme head (CTC) on the words it knows; the graph is v13's")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
-    ap.add_argument("--channels", type=int, help=f"DS-CNN width (default {CHANNELS})")
-    ap.add_argument("--micro-batch", type=int, help="clips per forward/backward chunk of a batch of 64, gradients "
-                                                    "summed (default: 0, the whole batch)")
+    ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
+    ap.add_argument("--micro-batch", type=int, default=0, help="clips per forward/backward chunk of a batch of 64, "
+                                                               "gradients summed (0: the whole batch)")
     ap.add_argument("--phone-aux", type=float, help=f"weight of the training-only phoneme head's CTC loss (default: "
                                                     f"{V15_PHONE_AUX} for v15, else 0: no head)")
     ap.add_argument("--blocks", type=int, help="DS-CNN depth (depthwise-separable blocks; default 5), "
@@ -895,10 +900,6 @@ def parse_args(argv=None):
     PHONE_AUX = args.phone_aux
     if args.recipe == "v15":
         args.recipe = "v13"
-    if args.channels is None:
-        args.channels = CHANNELS
-    if args.micro_batch is None:
-        args.micro_batch = 0
     MICRO_BATCH = args.micro_batch
     if args.recipe == "v14":
         NEAR_CLASSES = len(S.COMMANDS)
