@@ -65,6 +65,46 @@ describe('bundled model, default parameters', () => {
 	});
 });
 
+/** A 16 kHz mono 32-bit float WAV (no quantisation, so levels far apart keep the same samples). */
+const floatWav = (x: Float32Array) => {
+	const h = Buffer.alloc(44);
+	h.write('RIFF', 0);
+	h.writeUInt32LE(36 + x.length * 4, 4);
+	h.write('WAVEfmt ', 8);
+	h.writeUInt32LE(16, 16);
+	h.writeUInt16LE(3, 20); // IEEE float
+	h.writeUInt16LE(1, 22);
+	h.writeUInt32LE(16000, 24);
+	h.writeUInt32LE(64000, 28);
+	h.writeUInt16LE(4, 32);
+	h.writeUInt16LE(32, 34);
+	h.write('data', 36);
+	h.writeUInt32LE(x.length * 4, 40);
+	return Buffer.concat([h, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]);
+};
+
+describe('bundled model, the level step (v13.1: the loudest second set to the training level)', () => {
+	it('gives a word the same scores whether it was recorded quietly or loudly, and digital silence stays silence', async () => {
+		const spec = loadModelSpec(resolveBuiltIn('speech-commands-dscnn').dir, 'auto', 'kws');
+		const scores = async (x: Float32Array) => {
+			const r = await classifyAudio(floatWav(x), spec, { topK: 0, functionToApply: 'auto', device: 'cpu', decoder: 'builtIn' });
+			return Object.fromEntries(r.labels.map((l) => [l.label, l.score]));
+		};
+		for (const file of samples.filter((f) => /^(no|up|stop)__/.test(f))) {
+			const pcm = readFileSync(path.join(SAMPLES, file)).subarray(44);
+			const x = new Float32Array(pcm.length / 2);
+			for (let i = 0; i < x.length; i++) x[i] = pcm.readInt16LE(i * 2) / 32768;
+			const top = x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+			// Peaks from 0.02 (a quiet voice note, within the step's +30 dB) to 0.95.
+			const at = await Promise.all([0.02, 0.1, 0.3, 0.95].map((peak) => scores(x.map((v) => (v * peak) / top))));
+			for (const s of at.slice(1)) for (const [label, score] of Object.entries(at[0])) expect(Math.abs(s[label] - score)).toBeLessThan(1e-3);
+			expect(Object.entries(at[0]).sort((a, b) => b[1] - a[1])[0][0]).toBe(expectedLabel(file));
+		}
+		const silent = await scores(new Float32Array(16000));
+		expect(Object.entries(silent).sort((a, b) => b[1] - a[1])[0][0]).toBe('_silence_');
+	});
+});
+
 const OTHER = path.join(FIXTURES, 'other-speech');
 // Issue 11's targets (model card): a command recall >= 93% and other speech -> command <= 5%
 // at the top label, <= 1% above the recommended threshold; v3.1 measures 93.9% and 4.3%.
@@ -72,7 +112,7 @@ const COMMAND_RECALL = 0.93;
 const OTHER_SPEECH_AT_TOP_LABEL = 0.05;
 const FIRED_AT_TOP_LABEL = 1; // of the 12 committed held-out clips
 // The one disclosed known false trigger (model card, "v13 and the sentence window", and README):
-// a LibriSpeech window that both deeper (v13) seeds call "left" at 0.94-0.97. It may fire; any
+// a LibriSpeech window that both deeper (v13) seeds call "left" at 0.94-0.97 (v13.1: 0.974). It may fire; any
 // other of the twelve above the recommended threshold fails, and so does more than one at the top
 // label, so the exception cannot grow.
 const KNOWN_FALSE_TRIGGERS = ['librispeech__3080-5032-0000.wav'];
@@ -116,9 +156,9 @@ const missingTools = SYNTHESISERS.filter((t) => {
 const describeWithSynth = existsSync(SHARED) && missingTools.length === 0 ? describe : describe.skip;
 if (existsSync(SHARED) && missingTools.length) console.warn(`SKIPPED the model card evaluation: ${missingTools.join(', ')} not installed (apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox)`);
 
-// Issue 21's targets are met in part by the shipped model (v13): noise at every level and other
+// Issue 21's targets are met in part by the shipped model (v13.1): noise at every level and other
 // speech are asserted at its bounds; isolated other words that sound like a command still fire one
-// (9.3% at the top label, worst "gnaw" 60% as no, issue 21 asks <= 5% and <= 10%), so those are
+// (8.4% at the top label, worst "gnaw" 60% as no, issue 21 asks <= 5% and <= 10%), so those are
 // bounds that fail if the model gets worse on them (v7's worst word, 80%, would fail), not the
 // issue's targets.
 const ACCURACY_10_CLASS = 0.93;

@@ -1,7 +1,9 @@
 import path from 'node:path';
 
 import { GraphMismatchError, ModelNotFoundError } from '../src/errors';
+import { runClassifier } from '../src/inference/run';
 import { sessionCache } from '../src/inference/session-cache';
+import type { RemoteSession } from '../src/inference/worker-host';
 import { loadModelSpec } from '../src/model/spec';
 import { classifyAudio, type ClassifyOptions } from '../src/pipeline';
 import { MODELS, audio, describeWithFfmpeg, expected, systemFfmpeg } from './helpers/fixtures';
@@ -108,6 +110,19 @@ describe('model folders', () => {
 	it('names a missing folder or file', () => {
 		expect(() => loadModelSpec('/nonexistent/model', 'auto')).toThrow(/does not exist: \/nonexistent\/model/);
 		expect(() => loadModelSpec(path.join(MODELS, '..', 'audio'), 'auto')).toThrow(/has no config\.json/);
+	});
+
+	it('turns NaN or infinite scores from a graph into their own error, not labels', async () => {
+		// No fixture graph produces them from finite audio (the bad-input corpus's 3e38 float WAV did with
+		// the built-in v13; v13.1 sets the level first), so a session object stands in for such a graph.
+		const session = {
+			inputNames: ['input_values'],
+			outputNames: ['logits'],
+			run: async () => ({ logits: { type: 'float32', dims: [1, 3], data: Float32Array.from([0.2, Number.NaN, 0.1]) } }),
+		} as unknown as RemoteSession;
+		const error = await runClassifier(session, { input_values: { type: 'float32', data: new Float32Array(16), dims: [1, 16] } }).catch((e) => e);
+		expect(error).toBeInstanceOf(GraphMismatchError);
+		expect((error as Error).message).toMatch(/invalid scores \(NaN or infinity\)/);
 	});
 
 	it('rejects a graph whose inputs do not match the preprocessor, naming the input', async () => {

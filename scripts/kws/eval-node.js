@@ -21,8 +21,9 @@
 // false-trigger curve; writes them to models/speech-commands-dscnn/node_metrics.json
 // with --write.
 //
-//   npm run eval:kws [-- --write] [-- --json] [-- --model <folder>] [-- --out <file.json>]
-//   (--model: another build, e.g. the previous one or a candidate; --out: write the metrics there)
+//   npm run eval:kws [-- --write] [-- --json] [-- --model <folder>] [-- --out <file.json>] [-- --clips <file.jsonl>]
+//   (--model: another build, e.g. the previous one or a candidate; --out: write the metrics there;
+//   --clips: one JSON line per clip with its group, word, voice or noise source and level, label and score)
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
@@ -44,7 +45,7 @@ const WORD_PEAKS = [0.1, 0.3, 0.9];
 const NOISE_LEVELS = ['recorded', 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 'clipped'];
 
 const csv = (file) => {
-	const [head, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+	const [head, ...lines] = readFileSync(file, 'utf8').trim().split(/\r?\n/); // synth.py's csv writer ends lines with CRLF
 	const keys = head.split(',');
 	return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [keys[i], v])));
 };
@@ -105,6 +106,8 @@ async function validationItems(engine) {
 				word: row.word,
 				near: row.near,
 				voice: row.voice,
+				clip: row.path,
+				peak: level,
 				expected: command ? row.word : '_unknown_',
 				bytes: async () => {
 					const { samples } = await engine.decodeAudio(readFileSync(file), { samplingRate: RATE });
@@ -148,6 +151,12 @@ async function evaluate() {
 	};
 	await Promise.all([worker(), worker()]);
 	await engine.sessionCache.clear();
+	const clips = process.argv.indexOf('--clips');
+	if (clips > 0) {
+		// One row per clip (no audio): for breakdowns the tables do not give, e.g. per voice.
+		const keys = ['group', 'word', 'near', 'voice', 'clip', 'peak', 'source', 'level', 'expected', 'label', 'score'];
+		writeFileSync(path.resolve(process.argv[clips + 1]), results.map((r) => JSON.stringify(Object.fromEntries(keys.filter((k) => r[k] !== undefined).map((k) => [k, r[k]])))).join('\n') + '\n');
+	}
 	const of = (g) => results.filter((r) => g.includes(r.group));
 	const fires = (r, t = 0) => COMMANDS.includes(r.label) && r.score >= t;
 	const rate = (rows, f) => (rows.length ? rows.filter(f).length / rows.length : 0);

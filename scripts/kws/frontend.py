@@ -88,6 +88,22 @@ class LogMelExport(nn.Module):
         return torch.log(mel + LOG_EPS).unsqueeze(1)
 
 
+# The level step (recipe v13.1, session 25; the rule is in the model card): the window the model
+# reads is scaled so that its peak is LEVEL_PEAK, by at most LEVEL_MAX_GAIN_DB. LEVEL_PEAK is the
+# level the net was trained at: the median peak of the training split's real commands (0.389)
+# times the median of the training gain (-12 to +6 dB: -3 dB). The cap keeps digital silence near
+# silence. scripts/kws/level.py inserts the same step into an exported ONNX file.
+LEVEL_PEAK = 0.275
+LEVEL_MAX_GAIN_DB = 30.0
+LEVEL_EPS = 1e-6
+
+
+def set_level(wav, peak=LEVEL_PEAK, max_gain_db=LEVEL_MAX_GAIN_DB):
+    """[B, samples] -> the same clips, each scaled so its peak is `peak` (gain at most `max_gain_db`)."""
+    top = wav.abs().amax(dim=1, keepdim=True).clamp_min(LEVEL_EPS)
+    return wav * torch.clamp(peak / top, max=10 ** (max_gain_db / 20))
+
+
 def loudest_window(wav):
     """Pick the loudest one-second window of a clip of any length (zero-padded
     when shorter), so the one-second model handles 0.25 s to minutes of audio."""

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from frontend import LogMelExport, LogMelTrain, loudest_window
+from frontend import LogMelExport, LogMelTrain, loudest_window, set_level
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "stop", "go"]
 
@@ -141,8 +141,9 @@ class ExportModel(nn.Module):
     """input_values [batch, samples] at 16 kHz -> logits [batch, 10], divided
     by the calibration temperature so that softmax scores are calibrated."""
 
-    def __init__(self, trained: TrainModel, temperature: float = 1.0, unknown_bias: float = 0.0):
+    def __init__(self, trained: TrainModel, temperature: float = 1.0, unknown_bias: float = 0.0, level: bool = False):
         super().__init__()
+        self.level = level  # recipe v13.1: the window set to the training level (frontend.set_level)
         self.frontend = LogMelExport()
         self.net = trained.net
         self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature))
@@ -151,4 +152,7 @@ class ExportModel(nn.Module):
         self.register_buffer("label_bias", bias)
 
     def forward(self, input_values):
-        return self.net(self.frontend(loudest_window(input_values))) * self.inv_temperature + self.label_bias
+        window = loudest_window(input_values)
+        if self.level:
+            window = set_level(window)
+        return self.net(self.frontend(window)) * self.inv_temperature + self.label_bias

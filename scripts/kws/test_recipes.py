@@ -4,13 +4,20 @@ settings of `--recipe v7 --blocks 9 --channels-last --epochs 28` (the run the ca
 and `--recipe v7` alone must still give v7's (5 blocks, default layout, 32 epochs); `--recipe v14`
 must be v13 with the eight near-word classes and nothing else, whose fold into `_unknown_` is
 checked on random logits and through an ONNX export; `--micro-batch`'s chunked step must give the whole batch's gradient; `--recipe v15` must be v13
-with the phoneme head and nothing else, and the head must train and stay out of the exported graph.
+with the phoneme head and nothing else, and the head must train and stay out of the exported graph;
+`--recipe v13.1` (and no --recipe: the shipped v13.1) must be v13's run with the level step, whose
+scores do not depend on the input's level, and level.py must insert the same step into a file
+exported without it (the same scores through ONNX Runtime, when the repo's node_modules are there);
+ensemble.py's graph must give the members' weighted mean probabilities.
 
     /usr/bin/python3 scripts/kws/test_recipes.py
 """
 import io
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -18,29 +25,37 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train as T  # noqa: E402
-from model import DSCNN, LABELS, UNKNOWN_INDEX, fold_near  # noqa: E402
+import ensemble as E  # noqa: E402
+import level as L  # noqa: E402
+from frontend import LEVEL_PEAK, set_level  # noqa: E402
+from model import DSCNN, LABELS, UNKNOWN_INDEX, ExportModel, TrainModel, fold_near  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def resolved(argv):
     args, name = T.parse_args(argv)
-    return name, dict(vars(args)), (T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.CODEC, T.ARCH, T.TC_MULT, T.NEAR_CLASSES)
+    return name, dict(vars(args)), (T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.CODEC, T.ARCH, T.TC_MULT, T.NEAR_CLASSES, T.LEVEL)
 
 
 def main():
     name13, args13, set13 = resolved(["--recipe", "v13"])
     _, args_long, set_long = resolved(["--recipe", "v7", "--blocks", "9", "--channels-last", "--epochs", "28"])
     name_default, args_default, set_default = resolved([])
-    assert name13 == "v13" and name_default == "v13", (name13, name_default)
-    assert args13 == args_long and set13 == set_long, (args13, args_long, set13, set_long)
-    assert args_default == args13 and set_default == set13, (args_default, set_default)
+    name131, args131, set131 = resolved(["--recipe", "v13.1"])
+    assert name13 == "v13" and name131 == "v13.1" and name_default == "v13.1", (name13, name131, name_default)
+    assert args13 == args_long and set13 == set_long and not set13[-1], (args13, args_long, set13, set_long)
+    # v13.1 (the default) is v13's run with the level step, and nothing else.
+    assert args_default == args131 and set_default == set131, (args_default, set_default)
+    assert args131 == args13 and set131 == set13[:-1] + (True,), (args131, args13, set131, set13)
     _, args7, set7 = resolved(["--recipe", "v7"])
-    assert set7 == ("v7", 5, False, 0.0, "dscnn", 1.0, 0) and args7["epochs"] == 32, (set7, args7["epochs"])
+    assert set7 == ("v7", 5, False, 0.0, "dscnn", 1.0, 0, False) and args7["epochs"] == 32, (set7, args7["epochs"])
     # An explicit option still wins over v13's defaults.
     _, args13e, set13e = resolved(["--recipe", "v13", "--epochs", "3", "--blocks", "5"])
     assert args13e["epochs"] == 3 and set13e[1] == 5 and set13e[2] is True, (args13e["epochs"], set13e)
     # v14 is v13 with the near-word classes, and nothing else.
     name14, args14, set14 = resolved(["--recipe", "v14"])
-    assert name14 == "v14" and set14 == set13[:-1] + (8,) and set13[-1] == 0, (name14, set14, set13)
+    assert name14 == "v14" and set14 == set13[:-2] + (8, False) and set13[-2] == 0, (name14, set14, set13)
     assert {k: v for k, v in args14.items() if k != "recipe"} == {k: v for k, v in args13.items() if k != "recipe"}, (args14, args13)
     # v15 is v13 with the phoneme head's CTC loss at 0.3, and nothing else; v13 has none.
     name15, args15, set15 = resolved(["--recipe", "v15"])
@@ -52,7 +67,9 @@ def main():
     check_near()
     check_micro_batch()
     check_phones()
-    print("recipes ok: v13 (default) = v7 --blocks 9 --channels-last --epochs 28; v7 unchanged; "
+    check_level()
+    print("recipes ok: v13.1 (default) = v13 + the level step (same scores at any level; level.py inserts the same step); "
+          "ensemble.py = the members' mean probabilities; v13 = v7 --blocks 9 --channels-last --epochs 28; v7 unchanged; "
           "v14 = v13 + 8 near-word classes, folded into _unknown_ (softmax and ONNX checked); "
           "--micro-batch: chunked gradients = whole batch's with frozen BatchNorm; "
           "v15 = v13 + a phoneme head (CTC) that is not in the exported graph")
@@ -158,6 +175,80 @@ def check_near():
     assert all(labels[i] == stop for i, w in enumerate(words) if w == "stock")
     assert all(labels[i] == T.UNKNOWN for i, w in enumerate(words) if w in ("bed", "coffee"))
     assert int((labels >= len(LABELS)).sum()) == sum(1 for w in words if w in T.S.NEAR_WORDS)
+
+
+def check_level():
+    """The level step: scores do not change with the input's level while the gain is under its cap
+    (and do without the step); quiet input is raised by at most the cap; level.py's ONNX step gives
+    the same scores as the PyTorch export of ExportModel(level=True)."""
+    small_net()
+    torch.manual_seed(0)
+    trained = TrainModel(channels=8, blocks=1).eval()
+    t = torch.arange(16000) / 16000
+    clip = (torch.sin(2 * 3.14159 * 440 * t) * torch.exp(-((t - 0.5) ** 2) / 0.02))[None] * 0.3
+    clip = clip + 0.01 * torch.randn(1, 16000)
+    with_level, without = ExportModel(trained, level=True).eval(), ExportModel(trained).eval()
+    with torch.no_grad():
+        levels = [with_level(clip * k) for k in (0.05, 0.3, 1.0 / 0.35)]
+        plain = [without(clip * k) for k in (0.05, 1.0)]
+        assert all(torch.allclose(levels[0], y, atol=1e-4) for y in levels[1:]), levels
+        assert not torch.allclose(plain[0], plain[1], atol=1e-3), plain
+        top = float(set_level(clip).abs().max())
+        assert abs(top - LEVEL_PEAK) < 1e-6, top
+        assert float(set_level(torch.full((1, 16000), 1e-5)).abs().max()) < 1e-5 * 31.7
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name, model in (("torch", with_level), ("plain", without)):
+            paths[name] = os.path.join(tmp, f"{name}.onnx")
+            torch.onnx.export(model, torch.zeros(1, 16000), paths[name], input_names=["input_values"], output_names=["logits"],
+                              dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size"}},
+                              opset_version=17, do_constant_folding=False)
+        inserted = L.insert_level(onnx.load(paths["plain"]))
+        assert sum(n.name.startswith(L.PREFIX) for n in inserted.graph.node) == 6
+        paths["level.py"] = os.path.join(tmp, "level.onnx")
+        onnx.save(inserted, paths["level.py"])
+        out = ort_logits(paths, [(clip * k)[0].tolist() for k in (0.001, 0.05, 1.0, 3.0)], "level.py")
+        if out is None:
+            return
+        a, b, c = (out[k] for k in ("torch", "level.py", "plain"))
+        assert np.allclose(a, b, atol=1e-4), (a, b)
+        assert np.allclose(a[1], a[2], atol=1e-4) and not np.allclose(c[1], c[2], atol=1e-3), (a, c)
+
+        # ensemble.py: one graph whose logits are the log of the members' mean probabilities, the
+        # shared front end kept once.
+        for name, seed in (("m0", 1), ("m1", 2)):
+            torch.manual_seed(seed)
+            member = os.path.join(tmp, name)
+            os.makedirs(os.path.join(member, "onnx"))
+            torch.onnx.export(ExportModel(TrainModel(channels=8, blocks=1).eval()).eval(), torch.zeros(1, 16000),
+                              os.path.join(member, "onnx", "model.onnx"), input_names=["input_values"], output_names=["logits"],
+                              dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size"}},
+                              opset_version=17, do_constant_folding=False)
+        merged, shared = E.merge([os.path.join(tmp, m, "onnx", "model.onnx") for m in ("m0", "m1")], [0.25, 0.75])
+        assert shared > 20, shared  # the loudest window and the log-mel front end, computed once
+        onnx.save(merged, os.path.join(tmp, "ens.onnx"))
+        paths = {m: os.path.join(tmp, m, "onnx", "model.onnx") for m in ("m0", "m1")}
+        paths["ens"] = os.path.join(tmp, "ens.onnx")
+        out = ort_logits(paths, [(clip * k)[0].tolist() for k in (0.05, 1.0)], "ensemble.py")
+        p0, p1, pe = (np.exp(out[k] - out[k].max(1, keepdims=True)) for k in ("m0", "m1", "ens"))
+        p0, p1, pe = (p / p.sum(1, keepdims=True) for p in (p0, p1, pe))
+        assert np.allclose(pe, 0.25 * p0 + 0.75 * p1, atol=1e-5) and not np.allclose(p0, p1, atol=1e-3), (pe, p0, p1)
+
+
+def ort_logits(paths, inputs, what):
+    """{name: [len(inputs), labels] logits} of each ONNX file through the repo's onnxruntime-node (the
+    runtime the node uses), or None, printed, when it is not installed."""
+    ort = os.path.join(REPO, "node_modules", "onnxruntime-node")
+    if not os.path.isdir(ort):
+        print(f"SKIPPED {what} through ONNX Runtime: {ort} not installed (npm ci)")
+        return None
+    script = (
+        "const ort = require(process.argv[1]); const [paths, inputs] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "(async () => { const out = {}; for (const [k, p] of Object.entries(paths)) { const s = await ort.InferenceSession.create(p);"
+        " out[k] = []; for (const x of inputs) { const r = await s.run({ input_values: new ort.Tensor('float32', Float32Array.from(x), [1, x.length]) });"
+        " out[k].push(Array.from(r.logits.data)); } } console.log(JSON.stringify(out)); })();")
+    res = subprocess.run(["node", "-e", script, ort], input=json.dumps([paths, inputs]), capture_output=True, text=True, check=True, timeout=120)
+    return {k: np.array(v) for k, v in json.loads(res.stdout).items()}
 
 
 if __name__ == "__main__":

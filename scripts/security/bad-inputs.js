@@ -109,7 +109,9 @@ function buildCases({ ffmpegPath } = {}) {
 	const inf = float32(Array.from({ length: 16000 }, (_, i) => (i === 100 ? Infinity : 0.01)));
 	add({ name: 'wav-float-inf', bytes: wav({ format: 3, bits: 32, data: inf }), expect: 'error', match: 'NaN or infinity' });
 	const huge = float32(Array.from({ length: 16000 }, () => 3e38));
-	add({ name: 'wav-float-3e38', bytes: wav({ format: 3, bits: 32, data: huge }), expect: 'error', match: 'NaN or infinity|invalid scores' });
+	// Finite but far beyond full scale: the built-in model (v13.1) sets the loudest second's level before
+	// the classifier, so this gets labels (v13 gave NaN scores and the error); NaN and infinity above still fail.
+	add({ name: 'wav-float-3e38', bytes: wav({ format: 3, bits: 32, data: huge }), expect: 'ok' });
 
 	// Not audio at all
 	add({ name: 'empty', bytes: Buffer.alloc(0), expect: 'error', match: 'empty \\(0 bytes\\)' });
