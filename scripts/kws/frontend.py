@@ -45,14 +45,18 @@ def mel_filterbank():
 
 
 class LogMelTrain(nn.Module):
-    """[B, 16000] waveform -> [B, 1, N_MELS, 101] log-mel, via torch.stft."""
+    """[B, 16000] waveform -> [B, 1, N_MELS, 101] log-mel, via torch.stft. `level` (recipe v16): each
+    clip first set to the training level (set_level), as the exported graph does."""
 
-    def __init__(self):
+    def __init__(self, level=False):
         super().__init__()
+        self.level = level
         self.register_buffer("window", torch.hann_window(WIN, periodic=True))
         self.register_buffer("fb", mel_filterbank())
 
     def forward(self, wav):
+        if self.level:
+            wav = set_level(wav)
         spec = torch.stft(wav, N_FFT, HOP, WIN, self.window, center=True, pad_mode="constant",
                           return_complex=True)
         power = spec.real ** 2 + spec.imag ** 2  # [B, 257, T]

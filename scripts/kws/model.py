@@ -127,11 +127,11 @@ class TCResNet(nn.Module):
 class TrainModel(nn.Module):
     """arch "dscnn" (channels x blocks, `near` training-only near-word classes, a `phones`-symbol
     training-only phoneme head) or "tc" (TCResNet,
-    `mult` x `blocks` per stage)."""
+    `mult` x `blocks` per stage). `level` (recipe v16): trained on clips set to the training level."""
 
-    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0, near=0, phones=0):
+    def __init__(self, channels=64, blocks=5, arch="dscnn", mult=1.0, near=0, phones=0, level=False):
         super().__init__()
-        self.frontend = LogMelTrain()
+        self.frontend = LogMelTrain(level=level)
         if (near or phones) and arch != "dscnn":
             raise ValueError("near-word classes and the phoneme head are built for the DS-CNN only")
         self.net = DSCNN(ch=channels, blocks=blocks, near=near, phones=phones) if arch == "dscnn" else TCResNet(mult=mult, per_stage=blocks)

@@ -8,7 +8,8 @@ with the phoneme head and nothing else, and the head must train and stay out of 
 `--recipe v13.1` (and no --recipe: the shipped v13.1) must be v13's run with the level step, whose
 scores do not depend on the input's level, and level.py must insert the same step into a file
 exported without it (the same scores through ONNX Runtime, when the repo's node_modules are there);
-ensemble.py's graph must give the members' weighted mean probabilities.
+ensemble.py's graph must give the members' weighted mean probabilities; `--recipe v16` must be v13.1
+with the level step in training too, and nothing else.
 
     /usr/bin/python3 scripts/kws/test_recipes.py
 """
@@ -35,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def resolved(argv):
     args, name = T.parse_args(argv)
-    return name, dict(vars(args)), (T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.CODEC, T.ARCH, T.TC_MULT, T.NEAR_CLASSES, T.LEVEL)
+    return name, dict(vars(args)), (T.RECIPE, T.BLOCKS, T.CHANNELS_LAST, T.CODEC, T.ARCH, T.TC_MULT, T.NEAR_CLASSES, T.LEVEL, T.TRAIN_LEVEL)
 
 
 def main():
@@ -44,18 +45,22 @@ def main():
     name_default, args_default, set_default = resolved([])
     name131, args131, set131 = resolved(["--recipe", "v13.1"])
     assert name13 == "v13" and name131 == "v13.1" and name_default == "v13.1", (name13, name131, name_default)
-    assert args13 == args_long and set13 == set_long and not set13[-1], (args13, args_long, set13, set_long)
+    assert args13 == args_long and set13 == set_long and set13[-2:] == (False, False), (args13, args_long, set13, set_long)
     # v13.1 (the default) is v13's run with the level step, and nothing else.
     assert args_default == args131 and set_default == set131, (args_default, set_default)
-    assert args131 == args13 and set131 == set13[:-1] + (True,), (args131, args13, set131, set13)
+    assert args131 == args13 and set131 == set13[:-2] + (True, False), (args131, args13, set131, set13)
+    # v16 is v13.1 with the level step in training too, and nothing else.
+    name16, args16, set16 = resolved(["--recipe", "v16"])
+    assert name16 == "v16" and args16 == args13 and set16 == set13[:-2] + (True, True), (name16, args16, set16)
+    assert T.make_model(8).frontend.level and not TrainModel(8, 1).frontend.level
     _, args7, set7 = resolved(["--recipe", "v7"])
-    assert set7 == ("v7", 5, False, 0.0, "dscnn", 1.0, 0, False) and args7["epochs"] == 32, (set7, args7["epochs"])
+    assert set7 == ("v7", 5, False, 0.0, "dscnn", 1.0, 0, False, False) and args7["epochs"] == 32, (set7, args7["epochs"])
     # An explicit option still wins over v13's defaults.
     _, args13e, set13e = resolved(["--recipe", "v13", "--epochs", "3", "--blocks", "5"])
     assert args13e["epochs"] == 3 and set13e[1] == 5 and set13e[2] is True, (args13e["epochs"], set13e)
     # v14 is v13 with the near-word classes, and nothing else.
     name14, args14, set14 = resolved(["--recipe", "v14"])
-    assert name14 == "v14" and set14 == set13[:-2] + (8, False) and set13[-2] == 0, (name14, set14, set13)
+    assert name14 == "v14" and set14 == set13[:-3] + (8, False, False) and set13[-3] == 0, (name14, set14, set13)
     assert {k: v for k, v in args14.items() if k != "recipe"} == {k: v for k, v in args13.items() if k != "recipe"}, (args14, args13)
     # v15 is v13 with the phoneme head's CTC loss at 0.3, and nothing else; v13 has none.
     name15, args15, set15 = resolved(["--recipe", "v15"])
@@ -69,6 +74,7 @@ def main():
     check_phones()
     check_level()
     print("recipes ok: v13.1 (default) = v13 + the level step (same scores at any level; level.py inserts the same step); "
+          "v16 = v13.1 + the level step in training; "
           "ensemble.py = the members' mean probabilities; v13 = v7 --blocks 9 --channels-last --epochs 28; v7 unchanged; "
           "v14 = v13 + 8 near-word classes, folded into _unknown_ (softmax and ONNX checked); "
           "--micro-batch: chunked gradients = whole batch's with frozen BatchNorm; "
@@ -196,6 +202,10 @@ def check_level():
         top = float(set_level(clip).abs().max())
         assert abs(top - LEVEL_PEAK) < 1e-6, top
         assert float(set_level(torch.full((1, 16000), 1e-5)).abs().max()) < 1e-5 * 31.7
+        # v16 trains on the same step: its front end gives the same features at any level.
+        front = TrainModel(channels=8, blocks=1, level=True).frontend
+        assert torch.allclose(front(clip * 0.05), front(clip * 3.0), atol=1e-4)
+        assert not torch.allclose(trained.frontend(clip * 0.05), trained.frontend(clip * 3.0), atol=1e-2)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for name, model in (("torch", with_level), ("plain", without)):

@@ -56,6 +56,10 @@ V13_BLOCKS, V13_EPOCHS = 9, 28  # recipe v13: v7 with these, in channels_last
 # exported with the level step in front of the classifier (frontend.set_level: the loudest second
 # scaled to the training level). The shipped file is v13's through scripts/kws/level.py. Set by main().
 LEVEL = False
+# Recipe v16 (experiment, session 25; the rule is in the model card): v13.1 with the level step in
+# training too (every clip the net trains, mines and calibrates on is set to the training level
+# first), so the net never sees a level the graph will not give it. Set by main().
+TRAIN_LEVEL = False
 # --micro-batch (session 24): each batch of 64 goes through the net in chunks of this many clips,
 # their gradients summed before one optimiser step (0: the whole batch at once, as up to v14).
 # BatchNorm then normalises over each chunk ("ghost" batch norm), so the run is not the same as
@@ -624,7 +628,7 @@ def batch_features(model, waves, rng):
 
 def make_model(channels):
     """A TrainModel of the architecture ARCH (BLOCKS deep) with random weights."""
-    return TrainModel(channels, BLOCKS, ARCH, TC_MULT, NEAR_CLASSES, len(PHONES) if PHONE_AUX else 0)
+    return TrainModel(channels, BLOCKS, ARCH, TC_MULT, NEAR_CLASSES, len(PHONES) if PHONE_AUX else 0, level=TRAIN_LEVEL)
 
 
 def new_model(channels, init=None):
@@ -849,7 +853,7 @@ def parse_args(argv=None):
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     ap.add_argument("--cache", default=DATA_CACHE)
     ap.add_argument("--out", default=os.path.join(REPO, "models", "speech-commands-dscnn"))
-    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13", "v13.1", "v14", "v15"], default="v13.1",
+    ap.add_argument("--recipe", choices=["v3.1", "v4", "v5", "v6", "v7", "v7ft", "v7bal", "v8", "v9", "v10", "v11", "v13", "v13.1", "v14", "v15", "v16"], default="v13.1",
                     help="v3.1: the model shipped before v7; v4: synthetic words in every class, loud noise (not adopted); "
                          "v5: v4 with v3.1's real other speech kept whole and near-command words weighted 6x; "
                          "v6: v5 with each command and its near words synthesised in the same voices (paired), "
@@ -865,7 +869,8 @@ def parse_args(argv=None):
                          "v13.1 (default, shipped): v13's run, exported with the level step (the loudest second set to the "
                          "training level, frontend.set_level); "
                          "v14 (experiment): v13 with a training-only near-word class per command, folded into _unknown_ in the graph; "
-                         "v15 (experiment): v13 with a training-only phoneme head (CTC) on the words it knows; the graph is v13's")
+                         "v15 (experiment): v13 with a training-only phoneme head (CTC) on the words it knows; the graph is v13's; "
+                         "v16 (experiment): v13.1 with the level step in training, mining and calibration too")
     ap.add_argument("--epochs", type=int, help="default: 30 (v3.1, v6), 28 (v4, v5, v13), 32 (v7, v9, v10), 6 (v7ft, v7bal), 24 (v8, before its fine-tuning)")
     ap.add_argument("--finetune-epochs", type=int, default=V8_FINETUNE_EPOCHS, help="v8: the v7bal epochs after the first --epochs")
     ap.add_argument("--channels", type=int, default=CHANNELS, help="DS-CNN width")
@@ -899,10 +904,11 @@ def parse_args(argv=None):
     ap.add_argument("--codec", type=float, help="share of speech items drawn as a real codec round trip "
                                                 "(codec.py's cache, built on first use; default 0.2 for v11, else 0)")
     args = ap.parse_args(argv)
-    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT, NEAR_CLASSES, MICRO_BATCH, PHONE_AUX, LEVEL
+    global RECIPE, BLOCKS, CHANNELS_LAST, CODEC, ARCH, TC_MULT, NEAR_CLASSES, MICRO_BATCH, PHONE_AUX, LEVEL, TRAIN_LEVEL
     recipe_name = args.recipe
     NEAR_CLASSES = 0
-    LEVEL = args.recipe == "v13.1"
+    TRAIN_LEVEL = args.recipe == "v16"
+    LEVEL = args.recipe in ("v13.1", "v16")
     if LEVEL:
         args.recipe = "v13"
     if args.phone_aux is None:
@@ -982,10 +988,11 @@ def main():
         os.makedirs(checkpoints, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(
             checkpoints, f"{RECIPE}-synth{args.synth}-seed{args.seed}-e{args.epochs}-ch{args.channels}{'' if ARCH == 'dscnn' else f'-tc{TC_MULT:g}'}{'' if BLOCKS == 5 else f'-b{BLOCKS}'}{'-cl' if CHANNELS_LAST else ''}-snr{args.snr_min:g}-unk{args.unknown_factor:g}"
-            f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}{f'-near{NEAR_CLASSES}' if NEAR_CLASSES else ''}.pt"))
+            f"-mine{args.mine_from}-nb{args.narrowband:g}{f'-codec{CODEC:g}' if CODEC else ''}{f'-near{NEAR_CLASSES}' if NEAR_CLASSES else ''}{'-level' if TRAIN_LEVEL else ''}.pt"))
     val = validation_set(d)
     # Calibration: temperature scaling on the validation logits, baked into the graph.
-    raw = logits_of(ExportModel(model).eval(), [x for x, _, _ in val])
+    # v13.1 keeps v13's calibration (fitted without the level step); v16, trained with it, fits with it.
+    raw = logits_of(ExportModel(model, level=TRAIN_LEVEL).eval(), [x for x, _, _ in val])
     temperature = fit_temperature(raw, [y for _, y, _ in val])
     unknown_bias, bias_curve = choose_unknown_bias(raw / temperature, [y for _, y, _ in val], [g for _, _, g in val],
                                                    two_sided=bool(args.two_sided_bias))
@@ -1003,7 +1010,7 @@ def main():
         **({"blocks": BLOCKS} if BLOCKS != 5 else {}), **({"arch": ARCH, "tc_mult": TC_MULT} if ARCH != "dscnn" else {}), **({"channels_last": True} if CHANNELS_LAST else {}),
         **({"micro_batch": MICRO_BATCH} if MICRO_BATCH else {}), **({"phone_aux": PHONE_AUX, "phone_voice": PHONE_VOICE} if PHONE_AUX else {}),
         "mine_from": args.mine_from, "narrowband": args.narrowband, **({"codec": CODEC} if CODEC else {}),
-        **({"near_classes": NEAR_CLASSES} if NEAR_CLASSES else {}),
+        **({"near_classes": NEAR_CLASSES} if NEAR_CLASSES else {}), **({"level": LEVEL, "train_level": TRAIN_LEVEL} if LEVEL else {}),
         "synth": args.synth, "recipe": recipe_name,
         "two_sided_bias": args.two_sided_bias,
         ("calibration_seconds" if args.from_checkpoint else "train_seconds"): round(time.time() - t0),
