@@ -65,23 +65,9 @@ describe('bundled model, default parameters', () => {
 	});
 });
 
-/** A 16 kHz mono 32-bit float WAV (no quantisation, so levels far apart keep the same samples). */
-const floatWav = (x: Float32Array) => {
-	const h = Buffer.alloc(44);
-	h.write('RIFF', 0);
-	h.writeUInt32LE(36 + x.length * 4, 4);
-	h.write('WAVEfmt ', 8);
-	h.writeUInt32LE(16, 16);
-	h.writeUInt16LE(3, 20); // IEEE float
-	h.writeUInt16LE(1, 22);
-	h.writeUInt32LE(16000, 24);
-	h.writeUInt32LE(64000, 28);
-	h.writeUInt16LE(4, 32);
-	h.writeUInt16LE(32, 34);
-	h.write('data', 36);
-	h.writeUInt32LE(x.length * 4, 40);
-	return Buffer.concat([h, Buffer.from(x.buffer, x.byteOffset, x.byteLength)]);
-};
+// The project's WAV writer (32-bit float: no quantisation, so levels far apart keep the same samples).
+const { encodeWav } = require('../scripts/events/make-recording.js') as { encodeWav: (x: Float32Array, rate: number, o: { float: boolean }) => Buffer };
+const floatWav = (x: Float32Array) => encodeWav(x, 16000, { float: true });
 
 describe('bundled model, the level step (v13.1: the loudest second set to the training level)', () => {
 	it('gives a word the same scores whether it was recorded quietly or loudly, and digital silence stays silence', async () => {

@@ -210,9 +210,7 @@ def check_level():
         paths = {}
         for name, model in (("torch", with_level), ("plain", without)):
             paths[name] = os.path.join(tmp, f"{name}.onnx")
-            torch.onnx.export(model, torch.zeros(1, 16000), paths[name], input_names=["input_values"], output_names=["logits"],
-                              dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size"}},
-                              opset_version=17, do_constant_folding=False)
+            T.export_onnx(model, paths[name])
         inserted = L.insert_level(onnx.load(paths["plain"]))
         assert sum(n.name.startswith(L.PREFIX) for n in inserted.graph.node) == 6
         paths["level.py"] = os.path.join(tmp, "level.onnx")
@@ -230,10 +228,7 @@ def check_level():
             torch.manual_seed(seed)
             member = os.path.join(tmp, name)
             os.makedirs(os.path.join(member, "onnx"))
-            torch.onnx.export(ExportModel(TrainModel(channels=8, blocks=1).eval()).eval(), torch.zeros(1, 16000),
-                              os.path.join(member, "onnx", "model.onnx"), input_names=["input_values"], output_names=["logits"],
-                              dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size"}},
-                              opset_version=17, do_constant_folding=False)
+            T.export_onnx(ExportModel(TrainModel(channels=8, blocks=1).eval()).eval(), os.path.join(member, "onnx", "model.onnx"))
         merged, shared = E.merge([os.path.join(tmp, m, "onnx", "model.onnx") for m in ("m0", "m1")], [0.25, 0.75])
         assert shared > 20, shared  # the loudest window and the log-mel front end, computed once
         onnx.save(merged, os.path.join(tmp, "ens.onnx"))

@@ -796,16 +796,20 @@ def train(d, epochs, seed, snr_min=0.0, unknown_factor=2.0, channels=64, mine_fr
     return model
 
 
+def export_onnx(exp, path):
+    """An ExportModel to ONNX as the node reads it: raw waveform `input_values` of any length -> `logits`."""
+    # ONNX Runtime folds constants and fuses BatchNorm itself at load time.
+    torch.onnx.export(exp, torch.zeros(1, CLIP_SAMPLES), path, input_names=["input_values"], output_names=["logits"],
+                      dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"},
+                                    "logits": {0: "batch_size"}},
+                      opset_version=17, do_constant_folding=False)
+
+
 def export(model, out_dir, temperature=1.0, unknown_bias=0.0):
     exp = ExportModel(model, temperature, unknown_bias, level=LEVEL).eval()
     os.makedirs(os.path.join(out_dir, "onnx"), exist_ok=True)
     path = os.path.join(out_dir, "onnx", "model.onnx")
-    dummy = torch.zeros(1, CLIP_SAMPLES)
-    # ONNX Runtime folds constants and fuses BatchNorm itself at load time.
-    torch.onnx.export(exp, dummy, path, input_names=["input_values"], output_names=["logits"],
-                      dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"},
-                                    "logits": {0: "batch_size"}},
-                      opset_version=17, do_constant_folding=False)
+    export_onnx(exp, path)
     id2label = {str(i): l for i, l in enumerate(LABELS)}
     config = {
         "architectures": ["DSCNNForAudioClassification" if ARCH == "dscnn" else "TCResNetForAudioClassification"],
